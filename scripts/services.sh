@@ -1,0 +1,74 @@
+# Starts or checks the services the tests need; sourced by scripts/test and the Makefile.
+# Each function starts its service only if it is installed, stopped and not overridden by an
+# environment variable, then fails loudly if it still cannot be reached.
+
+sb_port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+sb_wait_port() { # host port name
+  for _ in $(seq 1 100); do
+    sb_port_open "$1" "$2" && return 0
+    sleep 0.2
+  done
+  echo "error: $3 is not reachable on $1:$2; start it (see docs/backends.md)" >&2
+  return 1
+}
+
+sb_ensure_postgres() {
+  export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [ -d /etc/postgresql ]; then
+    echo "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  fi
+  sb_wait_port 127.0.0.1 5432 PostgreSQL
+}
+
+sb_ensure_redis() {
+  export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+  if ! sb_port_open 127.0.0.1 6379 && command -v redis-server >/dev/null; then
+    echo "starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  fi
+  sb_wait_port 127.0.0.1 6379 Redis
+}
+
+sb_ensure_nats() {
+  export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
+  if ! sb_port_open 127.0.0.1 4222 && [ -x /usr/sbin/nats-server ]; then
+    echo "starting NATS with JetStream"
+    mkdir -p /var/lib/nats-server
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+      -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  fi
+  sb_wait_port 127.0.0.1 4222 NATS
+}
+
+# The Kafka-protocol broker: tansu, installed once into ~/.cargo/bin and started in memory mode.
+sb_ensure_kafka() {
+  if [ -n "${KAFKA_BROKERS:-}" ]; then
+    return 0
+  fi
+  export KAFKA_BROKERS=127.0.0.1:9092
+  if sb_port_open 127.0.0.1 9092; then
+    return 0
+  fi
+  if ! command -v tansu >/dev/null && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
+    echo "installing tansu (the Kafka-protocol broker; about 10-20 minutes, once)"
+    cargo install tansu --locked --features dynostore
+  fi
+  local tansu; tansu="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
+  local log="${CARGO_TARGET_DIR:-target}/tansu.log"
+  mkdir -p "$(dirname "$log")"
+  echo "starting tansu on 127.0.0.1:9092 (log: $log)"
+  nohup "$tansu" broker --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
+    --storage-engine memory://tansu/ >"$log" 2>&1 &
+  sb_wait_port 127.0.0.1 9092 "the Kafka broker (tansu)"
+}
+
+sb_ensure_all() {
+  sb_ensure_postgres
+  sb_ensure_redis
+  sb_ensure_nats
+  sb_ensure_kafka
+}

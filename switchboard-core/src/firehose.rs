@@ -1,0 +1,231 @@
+//! The firehose: every service's typed events on one subject, [`FIREHOSE_SUBJECT`].
+//!
+//! [`Firehose::spawn`] starts a background task that publishes events; [`Firehose::emit`] hands
+//! it one without waiting. A full queue or a failing transport drops the event and counts it:
+//! the firehose never blocks and never fails the work it observes. [`FirehoseLayer`] taps any
+//! `tower::Service` and emits one event per call.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tower::{Layer, Service};
+
+use crate::{Envelope, Publisher, Subject};
+
+/// The subject every service emits firehose events to.
+pub const FIREHOSE_SUBJECT: &str = "switchboard.firehose";
+
+/// Which flow an event belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Flow {
+    /// Postgres CRUD.
+    Postgres,
+    /// Redis key/value and pub/sub.
+    Redis,
+    /// NATS request/reply and pub/sub.
+    Nats,
+    /// WebSocket chat.
+    Websocket,
+    /// Kafka produce and consume.
+    Kafka,
+    /// Service lifecycle: start, stop, health.
+    System,
+}
+
+/// One firehose event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FirehoseEvent {
+    /// The flow it belongs to.
+    #[serde(rename = "type")]
+    pub kind: Flow,
+    /// The service that emitted it (`gateway`, `notifier`, `processor`).
+    pub service: String,
+    /// What happened (`request`, `produce`, `insert`…).
+    pub action: String,
+    /// Details.
+    pub payload: Value,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    emitted: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// A cheap, cloneable handle that emits firehose events for one service.
+#[derive(Clone, Debug)]
+pub struct Firehose {
+    tx: Option<mpsc::Sender<FirehoseEvent>>,
+    service: Arc<str>,
+    counters: Arc<Counters>,
+}
+
+impl Firehose {
+    /// The default queue bound.
+    pub const DEFAULT_CAPACITY: usize = 1024;
+    /// How long one publish may take before its event is dropped.
+    pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// Starts publishing `service`'s events through `publisher`, queueing at most `capacity`.
+    /// Must be called inside a Tokio runtime.
+    pub fn spawn<P: Publisher + 'static>(publisher: P, service: &str, capacity: usize) -> Firehose {
+        let (tx, mut rx) = mpsc::channel::<FirehoseEvent>(capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let task_counters = counters.clone();
+        let subject = Subject::new(FIREHOSE_SUBJECT).expect("firehose subject is valid");
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let published = match Envelope::json(subject.clone(), &event) {
+                    Ok(msg) => {
+                        tokio::time::timeout(Self::PUBLISH_TIMEOUT, publisher.publish(msg)).await
+                    }
+                    Err(err) => Ok(Err(err)),
+                };
+                match published {
+                    Ok(Ok(())) => task_counters.emitted.fetch_add(1, Ordering::Relaxed),
+                    Ok(Err(err)) => {
+                        tracing::debug!(error = %err, "firehose publish failed; event dropped");
+                        task_counters.dropped.fetch_add(1, Ordering::Relaxed)
+                    }
+                    Err(_) => {
+                        tracing::debug!("firehose publish timed out; event dropped");
+                        task_counters.dropped.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        });
+        Firehose {
+            tx: Some(tx),
+            service: Arc::from(service),
+            counters,
+        }
+    }
+
+    /// A firehose that emits nothing (every event counts as dropped).
+    pub fn disabled(service: &str) -> Firehose {
+        Firehose {
+            tx: None,
+            service: Arc::from(service),
+            counters: Arc::default(),
+        }
+    }
+
+    /// The service name events carry.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// Queues an event; never waits. Returns `false` if it was dropped.
+    pub fn emit(&self, kind: Flow, action: &str, payload: Value) -> bool {
+        let event = FirehoseEvent {
+            kind,
+            service: self.service.to_string(),
+            action: action.to_owned(),
+            payload,
+            at: Utc::now(),
+        };
+        let queued = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.try_send(event).is_ok());
+        if !queued {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        queued
+    }
+
+    /// Events published so far.
+    pub fn emitted(&self) -> u64 {
+        self.counters.emitted.load(Ordering::Relaxed)
+    }
+
+    /// Events dropped so far: queue full, transport failing, or firehose disabled.
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Emits one firehose event per call of the wrapped service: `{ok, latency_us, error?}`.
+#[derive(Clone, Debug)]
+pub struct FirehoseLayer {
+    firehose: Firehose,
+    kind: Flow,
+    action: Arc<str>,
+}
+
+impl FirehoseLayer {
+    /// Events carry `kind` and `action`.
+    pub fn new(firehose: Firehose, kind: Flow, action: &str) -> Self {
+        FirehoseLayer {
+            firehose,
+            kind,
+            action: Arc::from(action),
+        }
+    }
+}
+
+impl<S> Layer<S> for FirehoseLayer {
+    type Service = FirehoseService<S>;
+    fn layer(&self, inner: S) -> FirehoseService<S> {
+        FirehoseService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`FirehoseLayer`].
+#[derive(Clone, Debug)]
+pub struct FirehoseService<S> {
+    inner: S,
+    layer: FirehoseLayer,
+}
+
+impl<S, Req> Service<Req> for FirehoseService<S>
+where
+    S: Service<Req>,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display + 'static,
+    S::Response: 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let call = self.inner.call(req);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = call.await;
+            let latency_us = started.elapsed().as_micros() as u64;
+            let payload = match &result {
+                Ok(_) => json!({ "ok": true, "latency_us": latency_us }),
+                Err(err) => {
+                    json!({ "ok": false, "latency_us": latency_us, "error": err.to_string() })
+                }
+            };
+            layer.firehose.emit(layer.kind, &layer.action, payload);
+            result
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! [`MemBus`]: pub/sub and request/reply in process.
+
+use std::{
+    collections::HashMap,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+use tower::Service;
+
+use crate::{
+    BoxError, Envelope, Error, Group, Headers, Pattern, Publisher, Reply, Requester, Responder,
+    Result, Serving, Subject, Subscriber, request::answer,
+};
+
+/// Bounds of a [`MemBus`].
+#[derive(Clone, Copy, Debug)]
+pub struct BusConfig {
+    /// Messages queued per subscriber before it starts missing them.
+    pub subscriber_capacity: usize,
+    /// Requests queued per responder before it is skipped.
+    pub responder_capacity: usize,
+    /// Requests one responder handles at once.
+    pub responder_concurrency: usize,
+    /// Largest payload accepted (NATS's default: 1 MiB).
+    pub max_payload: usize,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            subscriber_capacity: 16 * 1024,
+            responder_capacity: 1024,
+            responder_concurrency: 256,
+            max_payload: 1024 * 1024,
+        }
+    }
+}
+
+struct Subscription {
+    pattern: Pattern,
+    tx: mpsc::Sender<Envelope>,
+    missed: Arc<AtomicU64>,
+}
+
+type ReplyTx = mpsc::Sender<(Bytes, Headers)>;
+
+struct ResponderEntry {
+    subject: Subject,
+    group: Option<Group>,
+    tx: mpsc::Sender<(Envelope, ReplyTx)>,
+}
+
+#[derive(Default)]
+struct Registry {
+    subscriptions: Vec<Subscription>,
+    responders: Vec<ResponderEntry>,
+    round_robin: HashMap<(Subject, Group), usize>,
+}
+
+/// An in-process message bus: at-most-once pub/sub with NATS wildcards, and request/reply with
+/// queue groups. Cheap to clone; clones share the bus.
+///
+/// ```
+/// use futures::StreamExt;
+/// use switchboard_core::{mem::MemBus, Envelope, Pattern, Publisher, Subject, Subscriber};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> switchboard_core::Result<()> {
+/// let bus = MemBus::new();
+/// let mut sub = bus.subscribe(&Pattern::new("orders.*")?).await?;
+/// bus.publish(Envelope::new(Subject::new("orders.created")?, "hi")).await?;
+/// assert_eq!(sub.next().await.unwrap()?.payload().as_ref(), b"hi");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct MemBus {
+    registry: Arc<Mutex<Registry>>,
+    config: BusConfig,
+}
+
+impl std::fmt::Debug for MemBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemBus")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemBus {
+    /// A bus with the default bounds.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A bus with the given bounds.
+    pub fn with_config(config: BusConfig) -> Self {
+        MemBus {
+            registry: Arc::default(),
+            config,
+        }
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One [`MemBus`] subscription. Yields [`Error::Lagged`] once after it missed messages.
+#[derive(Debug)]
+pub struct MemSubscription {
+    rx: mpsc::Receiver<Envelope>,
+    missed: Arc<AtomicU64>,
+}
+
+impl Stream for MemSubscription {
+    type Item = Result<Envelope>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let missed = self.missed.swap(0, Ordering::Relaxed);
+        if missed > 0 {
+            return Poll::Ready(Some(Err(Error::Lagged { missed })));
+        }
+        self.rx.poll_recv(cx).map(|msg| msg.map(Ok))
+    }
+}
+
+impl Publisher for MemBus {
+    async fn publish(&self, msg: Envelope) -> Result<()> {
+        msg.check_size(self.config.max_payload)?;
+        let mut registry = self.registry();
+        registry.subscriptions.retain(|sub| !sub.tx.is_closed());
+        for sub in registry
+            .subscriptions
+            .iter()
+            .filter(|sub| sub.pattern.matches(msg.subject()))
+        {
+            if sub.tx.try_send(msg.clone()).is_err() {
+                sub.missed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Subscriber for MemBus {
+    type Stream = MemSubscription;
+    async fn subscribe(&self, pattern: &Pattern) -> Result<MemSubscription> {
+        let (tx, rx) = mpsc::channel(self.config.subscriber_capacity.max(1));
+        let missed = Arc::new(AtomicU64::new(0));
+        self.registry().subscriptions.push(Subscription {
+            pattern: pattern.clone(),
+            tx,
+            missed: missed.clone(),
+        });
+        Ok(MemSubscription { rx, missed })
+    }
+}
+
+impl MemBus {
+    /// Picks one responder per queue group (round robin) and every ungrouped responder.
+    fn targets(&self, subject: &Subject) -> Vec<mpsc::Sender<(Envelope, ReplyTx)>> {
+        let mut registry = self.registry();
+        registry.responders.retain(|r| !r.tx.is_closed());
+        let mut ungrouped = Vec::new();
+        let mut groups: HashMap<Group, Vec<mpsc::Sender<(Envelope, ReplyTx)>>> = HashMap::new();
+        for r in registry.responders.iter().filter(|r| &r.subject == subject) {
+            match &r.group {
+                None => ungrouped.push(r.tx.clone()),
+                Some(group) => groups.entry(group.clone()).or_default().push(r.tx.clone()),
+            }
+        }
+        for (group, members) in groups {
+            let turn = registry
+                .round_robin
+                .entry((subject.clone(), group))
+                .or_insert(0);
+            ungrouped.push(members[*turn % members.len()].clone());
+            *turn = turn.wrapping_add(1);
+        }
+        ungrouped
+    }
+}
+
+impl Requester for MemBus {
+    async fn request(&self, msg: Envelope, timeout: Duration) -> Result<Reply> {
+        msg.check_size(self.config.max_payload)?;
+        let sent = Instant::now();
+        let subject = msg.subject().clone();
+        let targets = self.targets(&subject);
+        if targets.is_empty() {
+            return Err(Error::NoResponders { subject });
+        }
+        let (reply_tx, mut reply_rx) = mpsc::channel(targets.len());
+        let mut queued = 0;
+        for target in &targets {
+            if target.try_send((msg.clone(), reply_tx.clone())).is_ok() {
+                queued += 1;
+            }
+        }
+        drop(reply_tx);
+        if queued == 0 {
+            return Err(Error::CapacityExceeded {
+                what: "responder queue",
+                capacity: self.config.responder_capacity,
+            });
+        }
+        match tokio::time::timeout(timeout, reply_rx.recv()).await {
+            Ok(Some((payload, headers))) => Reply::received(payload, headers, sent),
+            // Every responder that took the request went away without answering.
+            Ok(None) => Err(Error::NoResponders { subject }),
+            Err(_) => Err(Error::Timeout { after: timeout }),
+        }
+    }
+}
+
+impl Responder for MemBus {
+    async fn serve<S>(&self, subject: &Subject, group: Option<&Group>, svc: S) -> Result<Serving>
+    where
+        S: Service<Envelope, Response = Bytes> + Clone + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        let (tx, mut rx) =
+            mpsc::channel::<(Envelope, ReplyTx)>(self.config.responder_capacity.max(1));
+        self.registry().responders.push(ResponderEntry {
+            subject: subject.clone(),
+            group: group.cloned(),
+            tx,
+        });
+        let concurrency = self.config.responder_concurrency.max(1);
+        let requests = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let task = tokio::spawn(requests.for_each_concurrent(
+            concurrency,
+            move |(request, reply_to)| {
+                let svc = svc.clone();
+                async move {
+                    let reply = answer(svc, request).await;
+                    let _ = reply_to.send(reply).await;
+                }
+            },
+        ));
+        Ok(Serving::new(task))
+    }
+}

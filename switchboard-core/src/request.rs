@@ -1,0 +1,292 @@
+//! Request/reply: a requester that is a `tower::Service`, and responders that serve any
+//! `tower::Service` on a subject.
+//!
+//! # Semantics
+//!
+//! - A request reaches one responder of each queue group serving its subject (load sharing), and
+//!   every responder serving it without a group. The first reply wins.
+//! - Nobody serving the subject is a fast [`Error::NoResponders`], not a timeout.
+//! - No reply within the timeout is [`Error::Timeout`].
+//! - A responder whose service fails answers with the error's message, which the requester sees
+//!   as [`Error::Remote`].
+//! - Requests are not stored: a responder that is down misses them (at-most-once).
+
+use std::{
+    future::Future,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use futures::{FutureExt, future::BoxFuture};
+use tower::{Service, ServiceExt, util::BoxCloneService};
+
+use crate::{BoxError, Envelope, Error, Group, Headers, Result, Subject};
+
+/// Header a responder sets when its service failed; the value is the error message.
+pub const ERROR_HEADER: &str = "switchboard-error";
+
+/// The answer to a request, with the measured round-trip time.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The reply body.
+    pub payload: Bytes,
+    /// The reply headers.
+    pub headers: Headers,
+    /// Time from sending the request to receiving this reply.
+    pub rtt: Duration,
+}
+
+impl Reply {
+    /// Builds a reply from what came back, measuring from `sent`; a reply carrying
+    /// [`ERROR_HEADER`] becomes [`Error::Remote`].
+    pub fn received(payload: Bytes, headers: Headers, sent: Instant) -> Result<Reply> {
+        if let Some(message) = headers.get(ERROR_HEADER) {
+            return Err(Error::Remote {
+                message: message.to_owned(),
+            });
+        }
+        Ok(Reply {
+            payload,
+            headers,
+            rtt: sent.elapsed(),
+        })
+    }
+
+    /// Decodes the payload as JSON.
+    pub fn decode_json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        Ok(serde_json::from_slice(&self.payload).map_err(crate::InvalidInput::NotJson)?)
+    }
+}
+
+/// Sends requests and waits for the first reply.
+pub trait Requester: Send + Sync {
+    /// Sends `msg` to its subject and waits at most `timeout` for a reply.
+    fn request(
+        &self,
+        msg: Envelope,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Reply>> + Send;
+}
+
+/// Serves a `tower::Service` on a subject.
+pub trait Responder: Send + Sync {
+    /// Answers every request on `subject` with `svc`. Responders sharing a `group` share the
+    /// load: each request goes to one of them. When this returns, the responder is active.
+    /// Serving stops when the returned [`Serving`] is dropped.
+    fn serve<S>(
+        &self,
+        subject: &Subject,
+        group: Option<&Group>,
+        svc: S,
+    ) -> impl Future<Output = Result<Serving>> + Send
+    where
+        S: Service<Envelope, Response = Bytes> + Clone + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static;
+}
+
+/// Runs `svc` on one request, turning a failure into the reply body and error header a
+/// responder sends back. Backends use it so every responder reports failures the same way.
+pub async fn answer<S>(svc: S, request: Envelope) -> (Bytes, Headers)
+where
+    S: Service<Envelope, Response = Bytes>,
+    S::Error: Into<BoxError>,
+{
+    match svc.oneshot(request).await {
+        Ok(body) => (body, Headers::new()),
+        Err(err) => {
+            let message = err.into().to_string();
+            tracing::debug!(error = %message, "responder service failed");
+            let headers = [(ERROR_HEADER, message)].into_iter().collect();
+            (Bytes::new(), headers)
+        }
+    }
+}
+
+/// A running responder. Dropping it, or calling [`Serving::stop`], stops serving.
+#[derive(Debug)]
+pub struct Serving {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Serving {
+    /// Wraps the task that serves requests; the task is aborted when this is dropped.
+    pub fn new(task: tokio::task::JoinHandle<()>) -> Self {
+        Serving { task: Some(task) }
+    }
+
+    /// Stops serving and waits until the serving task has ended.
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Whether the serving task has ended (for example, its connection was closed for good).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// A `tower::Service` that sends each request through a [`Requester`] with a timeout.
+///
+/// Stack it with [`tower::ServiceBuilder`] and the layers in [`crate::layer`].
+#[derive(Debug)]
+pub struct RequestService<R> {
+    requester: Arc<R>,
+    timeout: Duration,
+}
+
+impl<R> Clone for RequestService<R> {
+    fn clone(&self) -> Self {
+        RequestService {
+            requester: self.requester.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl<R: Requester + 'static> RequestService<R> {
+    /// The default time to wait for a reply.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Wraps `requester` with the default timeout.
+    pub fn new(requester: R) -> Self {
+        Self::from_arc(Arc::new(requester))
+    }
+
+    /// Wraps a shared requester.
+    pub fn from_arc(requester: Arc<R>) -> Self {
+        RequestService {
+            requester,
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets how long to wait for a reply.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+impl<R: Requester + 'static> Service<Envelope> for RequestService<R> {
+    type Response = Reply;
+    type Error = Error;
+    type Future = BoxFuture<'static, Result<Reply>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, msg: Envelope) -> Self::Future {
+        let requester = self.requester.clone();
+        let timeout = self.timeout;
+        async move { requester.request(msg, timeout).await }.boxed()
+    }
+}
+
+/// A boxed service a [`DynResponder`] serves.
+pub type BoxResponderService = BoxCloneService<Envelope, Bytes, BoxError>;
+
+trait ErasedRequester: Send + Sync {
+    fn request(&self, msg: Envelope, timeout: Duration) -> BoxFuture<'_, Result<Reply>>;
+}
+
+impl<R: Requester> ErasedRequester for R {
+    fn request(&self, msg: Envelope, timeout: Duration) -> BoxFuture<'_, Result<Reply>> {
+        Requester::request(self, msg, timeout).boxed()
+    }
+}
+
+trait ErasedResponder: Send + Sync {
+    fn serve<'a>(
+        &'a self,
+        subject: &'a Subject,
+        group: Option<&'a Group>,
+        svc: BoxResponderService,
+    ) -> BoxFuture<'a, Result<Serving>>;
+}
+
+impl<R: Responder> ErasedResponder for R {
+    fn serve<'a>(
+        &'a self,
+        subject: &'a Subject,
+        group: Option<&'a Group>,
+        svc: BoxResponderService,
+    ) -> BoxFuture<'a, Result<Serving>> {
+        Responder::serve(self, subject, group, svc).boxed()
+    }
+}
+
+/// A type-erased [`Requester`].
+#[derive(Clone)]
+pub struct DynRequester(Arc<dyn ErasedRequester>);
+
+impl DynRequester {
+    /// Erases the type of `requester`.
+    pub fn new(requester: impl Requester + 'static) -> Self {
+        DynRequester(Arc::new(requester))
+    }
+}
+
+impl Requester for DynRequester {
+    fn request(
+        &self,
+        msg: Envelope,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Reply>> + Send {
+        self.0.request(msg, timeout)
+    }
+}
+
+/// A type-erased [`Responder`].
+#[derive(Clone)]
+pub struct DynResponder(Arc<dyn ErasedResponder>);
+
+impl DynResponder {
+    /// Erases the type of `responder`.
+    pub fn new(responder: impl Responder + 'static) -> Self {
+        DynResponder(Arc::new(responder))
+    }
+}
+
+impl Responder for DynResponder {
+    fn serve<S>(
+        &self,
+        subject: &Subject,
+        group: Option<&Group>,
+        svc: S,
+    ) -> impl Future<Output = Result<Serving>> + Send
+    where
+        S: Service<Envelope, Response = Bytes> + Clone + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        let svc = BoxCloneService::new(svc.map_err(Into::into));
+        async move { self.0.serve(subject, group, svc).await }
+    }
+}
+
+impl std::fmt::Debug for DynRequester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DynRequester")
+    }
+}
+
+impl std::fmt::Debug for DynResponder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DynResponder")
+    }
+}

@@ -1,0 +1,127 @@
+//! Macros that expand the kit into `#[tokio::test]`s in a backend's test file.
+
+/// Expands `cases` of `module` into tests that call `setup` for a fixture.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($setup:path, $module:ident, [$($case:ident),* $(,)?]) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture = $setup().await;
+                $crate::testkit::$module::$case(&fixture).await;
+            }
+        )*
+    };
+}
+
+/// Runs every pub/sub case against the [`PubSubFixture`](crate::testkit::PubSubFixture) that
+/// the async function `setup` returns.
+#[macro_export]
+macro_rules! pubsub_conformance {
+    ($setup:path) => {
+        mod pubsub_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                pubsub,
+                [
+                    round_trip_keeps_payload_and_headers,
+                    fifty_subscribers_each_receive_five_thousand,
+                    subjects_are_isolated,
+                    wildcards_match,
+                    dropped_subscriber_does_not_disturb_others,
+                    concurrent_publishes_lose_nothing,
+                ]
+            );
+        }
+    };
+}
+
+/// Runs every request/reply case against the
+/// [`RequestReplyFixture`](crate::testkit::RequestReplyFixture) that `setup` returns.
+#[macro_export]
+macro_rules! request_reply_conformance {
+    ($setup:path) => {
+        mod request_reply_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                request,
+                [
+                    echo,
+                    timeout_when_nobody_answers,
+                    no_responders_fails_fast,
+                    failing_service_is_a_remote_error,
+                    load_shared_across_two_responders,
+                ]
+            );
+        }
+    };
+}
+
+/// Runs every durable-log case against the [`LogFixture`](crate::testkit::LogFixture) that
+/// `setup` returns.
+#[macro_export]
+macro_rules! log_conformance {
+    ($setup:path) => {
+        mod log_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                log,
+                [
+                    append_returns_positions,
+                    nack_leads_to_redelivery,
+                    unacked_delivery_returns_after_consumer_dropped,
+                    no_loss_across_consumer_restarts,
+                    order_is_kept_per_key,
+                    groups_each_see_everything_members_split,
+                ]
+            );
+        }
+    };
+}
+
+/// Runs every key/value case against the [`KeyValueFixture`](crate::testkit::KeyValueFixture)
+/// that `setup` returns.
+#[macro_export]
+macro_rules! key_value_conformance {
+    ($setup:path) => {
+        mod key_value_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                kv,
+                [
+                    set_get_overwrite,
+                    ttl_expires,
+                    del_removes,
+                    namespaces_are_isolated,
+                ]
+            );
+        }
+    };
+}
+
+/// Runs every event-store case against the
+/// [`EventStoreFixture`](crate::testkit::EventStoreFixture) that `setup` returns.
+#[macro_export]
+macro_rules! event_store_conformance {
+    ($setup:path) => {
+        mod event_store_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                store,
+                [
+                    crud,
+                    pagination_is_complete_under_concurrent_inserts,
+                    page_size_is_capped,
+                    idempotent_insert_stores_one_row,
+                    concurrent_idempotent_inserts_store_one_row,
+                ]
+            );
+        }
+    };
+}

@@ -1,0 +1,3 @@
+//! Switchboard kafka backend (in progress).
+
+pub use switchboard_core;

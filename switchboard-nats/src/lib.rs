@@ -1,0 +1,3 @@
+//! Switchboard nats backend (in progress).
+
+pub use switchboard_core;

@@ -1,0 +1,3 @@
+//! Switchboard postgres backend (in progress).
+
+pub use switchboard_core;

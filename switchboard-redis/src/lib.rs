@@ -1,0 +1,3 @@
+//! Switchboard redis backend (in progress).
+
+pub use switchboard_core;

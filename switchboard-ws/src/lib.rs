@@ -1,0 +1,3 @@
+//! Switchboard ws backend (in progress).
+
+pub use switchboard_core;
