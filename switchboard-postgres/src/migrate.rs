@@ -2,7 +2,7 @@
 
 use sqlx::{
     PgConnection, PgPool, Postgres,
-    migrate::{Migrate, Migrator},
+    migrate::{Migrate, MigrateError, Migrator},
     pool::PoolConnection,
 };
 
@@ -52,7 +52,9 @@ pub async fn revert_last(pool: &PgPool) -> Result<Option<MigrationInfo>, PgError
 
 async fn apply_pending(conn: &mut PgConnection) -> Result<Vec<MigrationInfo>, PgError> {
     let before = applied_versions(conn).await?;
-    MIGRATOR.run(&mut *conn).await?;
+    // `run_direct` is `run` on a connection; `run` through `Acquire` makes the future
+    // not `Send` enough for `tokio::spawn` (launchbadge/sqlx#1015).
+    MIGRATOR.run_direct(conn).await?;
     let applied: Vec<MigrationInfo> = applied_versions(conn)
         .await?
         .into_iter()
@@ -70,9 +72,16 @@ async fn revert_newest(conn: &mut PgConnection) -> Result<Option<MigrationInfo>,
     let Some(newest) = applied.pop() else {
         return Ok(None);
     };
-    // `undo` reverts every applied migration above the target: the one below the newest.
-    let target = applied.last().copied().unwrap_or(0);
-    MIGRATOR.undo(&mut *conn, target).await?;
+    if let Some(dirty) = conn.dirty_version().await? {
+        return Err(MigrateError::Dirty(dirty).into());
+    }
+    let down = MIGRATOR
+        .iter()
+        .find(|m| m.version == newest && m.migration_type.is_down_migration())
+        .ok_or(MigrateError::VersionMissing(newest))?;
+    // What `Migrator::undo` does for each version, done here on a plain connection so the
+    // future stays `Send` (see `apply_pending`).
+    conn.revert(down).await?;
     let reverted = MigrationInfo::of(newest);
     tracing::info!(version = reverted.version, description = %reverted.description, "reverted migration");
     Ok(Some(reverted))
