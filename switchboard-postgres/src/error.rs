@@ -167,3 +167,50 @@ impl From<PgError> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use switchboard_core::ErrorKind;
+
+    use super::*;
+
+    #[test]
+    fn connection_failures_are_unavailable_and_transient() {
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        for err in [
+            sqlx::Error::Io(refused),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::WorkerCrashed,
+        ] {
+            let pg = PgError::from(err);
+            assert!(pg.is_transient(), "{pg:?}");
+            let core = Error::from(pg);
+            assert_eq!(core.kind(), ErrorKind::Unavailable, "{core:?}");
+            assert!(core.is_transient());
+        }
+    }
+
+    #[test]
+    fn other_failures_keep_their_cause_once() {
+        let core = Error::from(PgError::from(sqlx::Error::Protocol("garbled".into())));
+        assert_eq!(core.kind(), ErrorKind::Backend);
+        assert!(!core.is_transient());
+        assert_eq!(core.to_string(), "backend error");
+        assert!(core.source().unwrap().to_string().contains("garbled"));
+        assert_eq!(
+            Error::from(PgError::from(sqlx::Error::PoolClosed)).kind(),
+            ErrorKind::Closed
+        );
+    }
+
+    #[test]
+    fn bad_names_become_typed_bad_input() {
+        let err = Error::from(PgError::InvalidMigrationName {
+            name: "Bad Name".into(),
+        });
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("add_users"), "{err}");
+    }
+}

@@ -211,3 +211,58 @@ async fn futures_are_send() {
     assert_send(&switchboard_postgres::migrate(&pool));
     assert_send(&switchboard_postgres::revert_last(&pool));
 }
+
+/// A connection killed under a running query is a transient `Unavailable`, and the next call
+/// reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connection_is_transient_and_the_pool_recovers() {
+    use sqlx::{Connection, Executor};
+
+    let schema = TestSchema::migrated().await;
+    let base = common::database_url();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}application_name={}", schema.name);
+    let pool = PgConfig::new(url)
+        .schema(&schema.name)
+        .unwrap()
+        .max_connections(1)
+        .connect()
+        .await
+        .unwrap();
+    let store = PgEventStore::new(pool);
+
+    // Hold the table so the store's query waits, then kill the connection serving it.
+    let mut admin = common::connect_or_explain(&base).await;
+    admin.execute("BEGIN").await.unwrap();
+    admin
+        .execute(format!("LOCK TABLE {}.events IN ACCESS EXCLUSIVE MODE", schema.name).as_str())
+        .await
+        .unwrap();
+    let blocked = {
+        let store = store.clone();
+        tokio::spawn(async move { store.get(EventId(1)).await })
+    };
+    let mut terminated = false;
+    for _ in 0..100 {
+        terminated = sqlx::query_scalar(
+            "SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity \
+             WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&schema.name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if terminated {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    admin.execute("ROLLBACK").await.unwrap();
+    admin.close().await.unwrap();
+    assert!(terminated, "the store's query never waited on the lock");
+
+    let err = blocked.await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    assert!(err.is_transient());
+    assert_eq!(store.get(EventId(1)).await.unwrap(), None, "reconnected");
+}
