@@ -91,7 +91,11 @@ impl PgEventStore {
             }
             // Only an idempotency key can conflict: the row holding it is committed, so a new
             // statement sees it, unless it was deleted meanwhile; then insert again.
-            let key = event.idempotency_key().unwrap_or_default();
+            let Some(key) = event.idempotency_key() else {
+                return Err(Error::backend(
+                    "insert without idempotency key returned no id",
+                ));
+            };
             if let Some(id) = self.id_for_key(key).await? {
                 tracing::debug!(
                     topic = event.topic(),

@@ -260,3 +260,25 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_works_in_the_schema_it_is_given() {
+    let schema = TestSchema::new().await;
+    let (url, name) = (common::database_url(), schema.name.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_sb-migrate"))
+            .arg("up")
+            .env("DATABASE_URL", url)
+            .env("DATABASE_SCHEMA", name)
+            .output()
+            .expect("run sb-migrate")
+    })
+    .await
+    .unwrap();
+    assert!(stdout_of(&out).contains("applied 0002"));
+    assert!(table_exists(&schema.pool, "events").await);
+    assert_eq!(
+        versions(&applied_migrations(&schema.pool).await.unwrap()),
+        all_versions()
+    );
+}
