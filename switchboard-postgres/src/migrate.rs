@@ -10,7 +10,7 @@ use crate::PgError;
 
 /// The numbered migrations of the repository's `migrations/` directory, embedded at build
 /// time. They create the `events` table in the first schema of the `search_path`.
-pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// A migration that was applied or reverted.
 #[derive(Clone, Debug, PartialEq, Eq)]
