@@ -9,7 +9,7 @@ use redis::{
 use switchboard_core::{Error, InvalidInput, Namespace, Result};
 
 use crate::{
-    RedisConfig, RedisKeyValue, RedisPublisher, RedisSubscriber, channel::Channels,
+    RedisConfig, RedisKeyValue, RedisLog, RedisPublisher, RedisSubscriber, channel::Channels,
     error::from_redis,
 };
 
@@ -19,6 +19,7 @@ use crate::{
 /// each [`RedisSubscriber`] opens its own connection for its subscriptions.
 #[derive(Clone)]
 pub struct Redis {
+    client: Client,
     conn: ConnectionManager,
     config: Arc<RedisConfig>,
     channels: Channels,
@@ -41,11 +42,12 @@ impl Redis {
     pub async fn connect(config: RedisConfig) -> Result<Self> {
         config.validate()?;
         let client = open_client(&config, ProtocolVersion::RESP2)?;
-        let conn = ConnectionManager::new_with_config(client, manager_config(&config))
+        let conn = ConnectionManager::new_with_config(client.clone(), manager_config(&config))
             .await
             .map_err(from_redis)?;
         tracing::debug!(url = %redacted(&config.url), "connected to redis");
         Ok(Redis {
+            client,
             conn,
             channels: Channels::new(config.channel_prefix.as_deref()),
             config: Arc::new(config),
@@ -71,6 +73,12 @@ impl Redis {
     /// are re-issued by themselves after a reconnect.
     pub async fn subscriber(&self) -> Result<RedisSubscriber> {
         RedisSubscriber::connect(&self.config, self.channels.clone()).await
+    }
+
+    /// A durable log on Redis Streams under the key prefix; each member that joins a group
+    /// opens its own connection for its blocking reads.
+    pub fn log(&self) -> RedisLog {
+        RedisLog::new(self.client.clone(), self.conn.clone(), self.config.clone())
     }
 
     /// The underlying connection, for commands this crate does not wrap.

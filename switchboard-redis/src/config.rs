@@ -47,6 +47,17 @@ pub struct RedisConfig {
     /// How often a subscriber pings its connection, which detects a dead connection and starts
     /// a new round of reconnection attempts after an earlier round gave up (default 5 s).
     pub heartbeat: Duration,
+    /// Partitions of a log topic that is appended to or joined before
+    /// [`create_topic`](switchboard_core::TopicAdmin::create_topic) (default 1).
+    pub log_default_partitions: u32,
+    /// How long a log delivery may stay unacked by a member that vanished without leaving
+    /// (a crashed process) before another member of its group claims it (default 30 s).
+    pub log_claim_idle: Duration,
+    /// How long one log read waits for new entries; also how quickly a member notices nacks
+    /// that fell due and entries left by other members (default 200 ms).
+    pub log_block: Duration,
+    /// Entries read or claimed per log command (default 64).
+    pub log_batch: usize,
 }
 
 impl Default for RedisConfig {
@@ -62,6 +73,10 @@ impl Default for RedisConfig {
             reconnect_attempts: 6,
             max_reconnect_delay: Duration::from_secs(2),
             heartbeat: Duration::from_secs(5),
+            log_default_partitions: 1,
+            log_claim_idle: Duration::from_secs(30),
+            log_block: Duration::from_millis(200),
+            log_batch: 64,
         }
     }
 }
@@ -122,6 +137,14 @@ impl RedisConfig {
         if self.subscriber_capacity == 0 {
             return Err(InvalidInput::OutOfRange {
                 what: "subscriber_capacity",
+                min: 1,
+                max: u64::MAX,
+                got: 0,
+            });
+        }
+        if self.log_batch == 0 || self.log_default_partitions == 0 {
+            return Err(InvalidInput::OutOfRange {
+                what: "log_batch and log_default_partitions",
                 min: 1,
                 max: u64::MAX,
                 got: 0,

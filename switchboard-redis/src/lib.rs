@@ -48,12 +48,14 @@ mod config;
 mod error;
 mod frame;
 mod kv;
+mod log;
 mod publisher;
 mod subscriber;
 
 pub use client::Redis;
 pub use config::{DEFAULT_KEY_PREFIX, RedisConfig};
 pub use kv::RedisKeyValue;
+pub use log::{MAX_PARTITIONS, RedisDeliveries, RedisLog};
 pub use publisher::RedisPublisher;
 pub use subscriber::{RedisSubscriber, RedisSubscription};
 
