@@ -1,7 +1,7 @@
 //! Switchboard on Redis: [`KeyValue`](switchboard_core::KeyValue) with TTL inside a namespace,
-//! and at-most-once [`Publisher`](switchboard_core::Publisher) /
+//! at-most-once [`Publisher`](switchboard_core::Publisher) /
 //! [`Subscriber`](switchboard_core::Subscriber) that re-subscribe by themselves after a
-//! reconnect.
+//! reconnect, and an at-least-once durable log on Redis Streams ([`RedisLog`]).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -30,6 +30,7 @@
 //! |---|---|
 //! | [`RedisKeyValue`] | read-your-writes; `SET … PX` sets value and TTL atomically; no key reaches another namespace |
 //! | [`RedisPublisher`] / [`RedisSubscriber`] | at-most-once; nothing is replayed after a reconnect; a slow subscription drops and yields [`Error::Lagged`](switchboard_core::Error::Lagged) |
+//! | [`RedisLog`] | at-least-once with explicit ack; members of a group share entries, not partitions |
 //!
 //! Errors are [`switchboard_core::Error`]: a server that cannot be reached, or a connection
 //! that dropped, is [`Error::Unavailable`](switchboard_core::Error::Unavailable) (transient);
