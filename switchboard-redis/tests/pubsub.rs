@@ -294,3 +294,31 @@ async fn last_dropped_subscription_unsubscribes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_subscriber_closes_its_connection() {
+    let redis = common::connect().await;
+    let subscriber = redis.subscriber().await.expect("subscriber");
+    let name = subscriber.client_name().to_owned();
+    let sub = subscriber
+        .subscribe(&Names::unique().subject("closing").into())
+        .await
+        .expect("subscribe");
+    client_id(&redis, &name, None).await;
+    drop(subscriber);
+    drop(sub);
+    within(WAIT, "the subscriber's connection to close", async {
+        loop {
+            let list: String = redis::cmd("CLIENT")
+                .arg("LIST")
+                .query_async(&mut redis.connection())
+                .await
+                .expect("CLIENT LIST");
+            if !list.contains(&format!("name={name} ")) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
