@@ -143,6 +143,19 @@ impl Error {
     }
 }
 
+/// Formats `err` with its whole `source()` chain, `outer: cause: root`, for places that can
+/// carry only a string (a reply header, a firehose event, a log line).
+pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Errors that a caller or its errors can be asked about: may a retry help?
 ///
 /// [`crate::layer::RetryLayer`] retries only errors for which this returns `true`.
@@ -162,7 +175,7 @@ impl Transient for Error {
 #[non_exhaustive]
 pub enum InvalidInput {
     /// A subject, topic or pattern was empty.
-    #[error("{what} is empty; give a dot-separated name such as `switchboard.events`")]
+    #[error("{what} is empty")]
     Empty {
         /// Which name ("subject", "pattern", "key"…).
         what: &'static str,
@@ -191,6 +204,16 @@ pub enum InvalidInput {
     /// A pagination cursor that this store did not hand out.
     #[error("invalid cursor `{0}`: pass back the `next` cursor of a previous page")]
     InvalidCursor(String),
+    /// A text longer than its limit.
+    #[error("{what} is {len} bytes long; the limit is {max} bytes")]
+    TooLong {
+        /// Which text.
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
     /// A numeric argument outside its allowed range.
     #[error("{what} must be between {min} and {max}, got {got}")]
     OutOfRange {
@@ -227,6 +250,15 @@ mod tests {
         assert_eq!(err.to_string(), "backend unavailable");
         assert_eq!(err.source().unwrap().to_string(), "refused");
         assert!(err.is_transient());
+    }
+
+    #[test]
+    fn report_walks_the_source_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(
+            report(&Error::unavailable(io)),
+            "backend unavailable: refused"
+        );
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Firehose {
                 match published {
                     Ok(Ok(())) => task_counters.emitted.fetch_add(1, Ordering::Relaxed),
                     Ok(Err(err)) => {
-                        tracing::debug!(error = %err, "firehose publish failed; event dropped");
+                        tracing::debug!(error = %crate::report(&err), "firehose publish failed; event dropped");
                         task_counters.dropped.fetch_add(1, Ordering::Relaxed)
                     }
                     Err(_) => {

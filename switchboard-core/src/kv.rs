@@ -7,13 +7,33 @@
 //! - `set` overwrites; with a TTL the entry disappears once it has passed, without one it stays
 //!   (and a later `set` without TTL clears an earlier TTL).
 //! - Reads never return an expired entry.
+//! - A TTL is counted in whole milliseconds, rounded up (a zero TTL lives one millisecond);
+//!   one longer than [`MAX_TTL`] is [`InvalidInput::OutOfRange`].
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures::{FutureExt, future::BoxFuture};
 
-use crate::{Key, Namespace, Result};
+use crate::{InvalidInput, Key, Namespace, Result};
+
+/// The longest TTL accepted: about 100 years.
+pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Checks a TTL against [`MAX_TTL`] and rounds it up to whole milliseconds (at least one), as
+/// every backend stores it.
+pub fn check_ttl(ttl: Duration) -> Result<Duration, InvalidInput> {
+    if ttl > MAX_TTL {
+        return Err(InvalidInput::OutOfRange {
+            what: "ttl in milliseconds",
+            min: 1,
+            max: MAX_TTL.as_millis() as u64,
+            got: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+    let millis = ttl.as_nanos().div_ceil(1_000_000).max(1);
+    Ok(Duration::from_millis(millis as u64))
+}
 
 /// Key/value storage with optional expiry.
 pub trait KeyValue: Send + Sync {

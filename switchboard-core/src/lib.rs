@@ -64,7 +64,7 @@ pub mod store;
 pub mod testkit;
 
 pub use envelope::{CONTENT_TYPE, Envelope, Headers, JSON};
-pub use error::{BoxError, Error, ErrorKind, InvalidInput, Result, Transient};
+pub use error::{BoxError, Error, ErrorKind, InvalidInput, Result, Transient, report};
 pub use firehose::{FIREHOSE_SUBJECT, Firehose, FirehoseEvent, FirehoseLayer, Flow};
 pub use kv::{DynKeyValue, KeyValue};
 pub use log::{

@@ -125,7 +125,8 @@ impl Delivery {
         }
     }
 
-    /// Asks for the message again after `delay`.
+    /// Asks for the message again after `delay` (backends cap very long delays; the in-memory
+    /// log at one day).
     pub async fn nack(mut self, delay: Duration) -> Result<()> {
         match self.acker.take() {
             Some(acker) => acker.nack(delay).await,

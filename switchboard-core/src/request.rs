@@ -97,7 +97,9 @@ where
     match svc.oneshot(request).await {
         Ok(body) => (body, Headers::new()),
         Err(err) => {
-            let message = err.into().to_string();
+            let err: BoxError = err.into();
+            // A header value is one line.
+            let message = crate::report(&*err).replace(['\r', '\n'], " ");
             tracing::debug!(error = %message, "responder service failed");
             let headers = [(ERROR_HEADER, message)].into_iter().collect();
             (Bytes::new(), headers)

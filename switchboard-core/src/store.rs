@@ -4,8 +4,9 @@
 //!
 //! - Ids grow with every insert; pages list events newest first.
 //! - [`EventStore::page`] is keyset-paginated: pass back the `next` cursor of a page to get the
-//!   events just older than it. Concurrent inserts never make a page skip or repeat an event
-//!   older than the cursor.
+//!   events just older than it. A walk through the pages lists every event committed before its
+//!   first page was fetched exactly once, whatever is inserted meanwhile. (An insert still in
+//!   flight during the walk may take an id the walk has passed; the next walk shows it.)
 //! - An insert carrying an idempotency key that is already stored adds nothing and returns the
 //!   existing id with `created: false`: an at-least-once consumer writes each event once.
 
@@ -65,7 +66,11 @@ fn check_text(what: &'static str, value: &str, max: usize) -> Result<(), Invalid
     if value.trim().is_empty() {
         Err(InvalidInput::Empty { what })
     } else if value.len() > max {
-        Err(InvalidInput::name(what, value, "is too long"))
+        Err(InvalidInput::TooLong {
+            what,
+            len: value.len(),
+            max,
+        })
     } else if value.chars().any(char::is_control) {
         Err(InvalidInput::name(
             what,
@@ -78,7 +83,7 @@ fn check_text(what: &'static str, value: &str, max: usize) -> Result<(), Invalid
 }
 
 impl NewEvent {
-    /// Validates `source` (1–64 chars) and `topic` (1–249 chars); neither may hold control
+    /// Validates `source` (1–64 bytes) and `topic` (1–249 bytes); neither may hold control
     /// characters.
     pub fn new(
         source: impl Into<String>,
@@ -217,9 +222,18 @@ impl Page {
     }
 }
 
-/// Caps a requested page size to `1..=MAX_PAGE_SIZE`.
-pub fn page_limit(limit: u16) -> u16 {
-    limit.clamp(1, MAX_PAGE_SIZE)
+/// Caps a requested page size to [`MAX_PAGE_SIZE`]; a size of 0 is
+/// [`InvalidInput::OutOfRange`].
+pub fn page_limit(limit: u16) -> Result<u16, InvalidInput> {
+    if limit == 0 {
+        return Err(InvalidInput::OutOfRange {
+            what: "page size",
+            min: 1,
+            max: u64::from(MAX_PAGE_SIZE),
+            got: 0,
+        });
+    }
+    Ok(limit.min(MAX_PAGE_SIZE))
 }
 
 /// Stores events.
@@ -348,7 +362,7 @@ mod tests {
 
     #[test]
     fn page_limit_is_capped() {
-        assert_eq!(page_limit(0), 1);
-        assert_eq!(page_limit(5000), MAX_PAGE_SIZE);
+        assert!(page_limit(0).is_err());
+        assert_eq!(page_limit(5000).unwrap(), MAX_PAGE_SIZE);
     }
 }

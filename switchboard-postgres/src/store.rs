@@ -133,7 +133,7 @@ impl PgEventStore {
     }
 
     async fn fetch_page(&self, before: Option<Cursor>, limit: u16) -> Result<Page> {
-        let limit = page_limit(limit);
+        let limit = page_limit(limit)?;
         let overfetch = i64::from(limit) + 1;
         let query = match before {
             None => sqlx::query_as(&FIRST_PAGE).bind(overfetch),

@@ -4,13 +4,9 @@ use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
-use switchboard_core::{InvalidInput, Key, KeyValue, Namespace, Result};
+use switchboard_core::{InvalidInput, Key, KeyValue, Namespace, Result, kv::check_ttl};
 
 use crate::error::from_redis;
-
-/// The longest TTL accepted, in milliseconds: far beyond any real use, and far from the point
-/// where Redis's `now + ttl` would overflow.
-const MAX_TTL_MS: u64 = (i64::MAX as u64) / 4;
 
 /// Key/value with TTL on a Redis server, confined to one [`Namespace`].
 ///
@@ -54,18 +50,10 @@ impl RedisKeyValue {
     }
 }
 
-/// A TTL in whole milliseconds, rounded up so an entry never expires before its TTL.
+/// A TTL in whole milliseconds, rounded up so an entry never expires before its TTL; bounded
+/// by [`switchboard_core::kv::MAX_TTL`] like every backend.
 fn ttl_millis(ttl: Duration) -> Result<u64, InvalidInput> {
-    let ms = ttl.as_nanos().div_ceil(1_000_000).max(1);
-    match u64::try_from(ms) {
-        Ok(ms) if ms <= MAX_TTL_MS => Ok(ms),
-        _ => Err(InvalidInput::OutOfRange {
-            what: "ttl in milliseconds",
-            min: 1,
-            max: MAX_TTL_MS,
-            got: u64::try_from(ms).unwrap_or(u64::MAX),
-        }),
-    }
+    Ok(check_ttl(ttl)?.as_millis() as u64)
 }
 
 impl KeyValue for RedisKeyValue {

@@ -12,8 +12,8 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
-use tokio::sync::mpsc;
+use futures::Stream;
+use tokio::sync::{Semaphore, mpsc};
 use tower::Service;
 
 use crate::{
@@ -214,8 +214,10 @@ impl Requester for MemBus {
         }
         match tokio::time::timeout(timeout, reply_rx.recv()).await {
             Ok(Some((payload, headers))) => Reply::received(payload, headers, sent),
-            // Every responder that took the request went away without answering.
-            Ok(None) => Err(Error::NoResponders { subject }),
+            // Every responder that took the request dropped it without answering.
+            Ok(None) => Err(Error::Remote {
+                message: "responder dropped the request without replying".into(),
+            }),
             Err(_) => Err(Error::Timeout { after: timeout }),
         }
     }
@@ -235,18 +237,22 @@ impl Responder for MemBus {
             group: group.cloned(),
             tx,
         });
-        let concurrency = self.config.responder_concurrency.max(1);
-        let requests = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        let task = tokio::spawn(requests.for_each_concurrent(
-            concurrency,
-            move |(request, reply_to)| {
+        let slots = Arc::new(Semaphore::new(self.config.responder_concurrency.max(1)));
+        let task = tokio::spawn(async move {
+            // Take a slot before taking a request, so waiting requests stay in the bounded queue.
+            while let Ok(slot) = slots.clone().acquire_owned().await {
+                let Some((request, reply_to)) = rx.recv().await else {
+                    break;
+                };
                 let svc = svc.clone();
-                async move {
+                // One task per request: a service that panics loses that request only.
+                tokio::spawn(async move {
                     let reply = answer(svc, request).await;
                     let _ = reply_to.send(reply).await;
-                }
-            },
-        ));
+                    drop(slot);
+                });
+            }
+        });
         Ok(Serving::new(task))
     }
 }

@@ -9,7 +9,7 @@ use std::{
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::{Error, Key, KeyValue, Namespace, Result};
+use crate::{Error, Key, KeyValue, Namespace, Result, kv::check_ttl};
 
 struct Entry {
     value: Bytes,
@@ -124,6 +124,7 @@ impl KeyValue for MemKeyValue {
     }
 
     async fn set(&self, key: &Key, value: Bytes, ttl: Option<Duration>) -> Result<()> {
+        let ttl = ttl.map(check_ttl).transpose()?;
         let now = Instant::now();
         let capacity = self.shared.capacity;
         let mut entries = self.entries();

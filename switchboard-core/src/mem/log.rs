@@ -42,6 +42,9 @@ impl Default for LogConfig {
 }
 
 type PartitionKey = (Topic, u32);
+
+/// Longer nack delays are cut to this (a day), so no delay can overflow the clock.
+const MAX_NACK_DELAY: Duration = Duration::from_secs(24 * 3600);
 type MemberId = u64;
 
 #[derive(Default)]
@@ -174,7 +177,7 @@ impl MemLog {
         }
     }
 
-    /// Records evicted by retention before every group had consumed them.
+    /// Records evicted by retention before a group had consumed them, counted once per group.
     pub fn evicted(&self) -> u64 {
         self.inner.lock().evicted
     }
@@ -300,7 +303,10 @@ impl LogProducer for MemLog {
 
 impl TopicAdmin for MemLog {
     async fn create_topic(&self, topic: &Topic, partitions: u32) -> Result<()> {
-        ensure_topic(&mut self.inner.lock(), topic, partitions);
+        let existing = ensure_topic(&mut self.inner.lock(), topic, partitions).len();
+        if existing != partitions.max(1) as usize {
+            tracing::warn!(topic = %topic, existing, requested = partitions, "topic exists with another partition count");
+        }
         Ok(())
     }
 }
@@ -465,7 +471,7 @@ impl MemAck {
                 if cursor.in_flight.get(&self.offset) != Some(&self.attempt) {
                     return;
                 }
-                let until = (!delay.is_zero()).then(|| Instant::now() + delay);
+                let until = (!delay.is_zero()).then(|| Instant::now() + delay.min(MAX_NACK_DELAY));
                 cursor.rewind(self.offset, until);
             }
         }

@@ -109,7 +109,7 @@ impl EventStore for MemEventStore {
     }
 
     async fn page(&self, before: Option<Cursor>, limit: u16) -> Result<Page> {
-        let limit = page_limit(limit);
+        let limit = page_limit(limit)?;
         let table = self.table();
         let upper = before.map_or(EventId(i64::MAX), |c| c.before_id());
         let rows = table

@@ -67,6 +67,20 @@ pub async fn ttl_expires<F: KeyValueFixture>(f: &F) {
         "ttl left {left:?}"
     );
     assert_eq!(kv.ttl(&forever).await.expect("ttl"), Some(None));
+    let too_long = crate::kv::MAX_TTL + Duration::from_secs(1);
+    let err = kv
+        .set(&key("too-long"), Bytes::from_static(b"v"), Some(too_long))
+        .await
+        .expect_err("ttl over MAX_TTL");
+    assert!(
+        matches!(err, crate::Error::InvalidInput(_)),
+        "a ttl over MAX_TTL is bad input, got {err:?}"
+    );
+    assert_eq!(
+        kv.get(&key("too-long")).await.expect("get"),
+        None,
+        "a rejected set writes nothing"
+    );
     assert_eq!(kv.ttl(&key("missing")).await.expect("ttl"), None);
     tokio::time::sleep(Duration::from_millis(1700)).await;
     assert_eq!(

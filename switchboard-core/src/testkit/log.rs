@@ -89,10 +89,73 @@ pub async fn nack_leads_to_redelivery<F: LogFixture>(f: &F) {
         "redelivery must count as a further attempt"
     );
     again.ack().await.expect("ack");
-    if let Ok(Some(Ok(extra))) =
-        tokio::time::timeout(Duration::from_millis(500), member.next()).await
-    {
-        panic!("acked message delivered again: {extra:?}");
+    match tokio::time::timeout(Duration::from_millis(500), member.next()).await {
+        Err(_) => {}
+        Ok(Some(Ok(extra))) => panic!("acked message delivered again: {extra:?}"),
+        Ok(Some(Err(err))) => panic!("error after ack: {err}"),
+        Ok(None) => panic!("the member's stream ended"),
+    }
+}
+
+/// A nacked delivery does not come back before its delay has passed.
+pub async fn nack_delay_is_honoured<F: LogFixture>(f: &F) {
+    let names = Names::unique();
+    let topic = names.subject("delay");
+    f.create_topic(&topic, 1).await;
+    let mut member = f
+        .consumer()
+        .join(&names.group("g"), std::slice::from_ref(&topic))
+        .await
+        .expect("join");
+    tokio::time::sleep(f.settle_time()).await;
+    append_all(f, &topic, 0..1).await;
+    let wait = f.redelivery_timeout();
+    let first = next_ok(&mut member, wait, "the first delivery").await;
+    let delay = Duration::from_millis(1500);
+    let nacked_at = std::time::Instant::now();
+    first.nack(delay).await.expect("nack");
+    let again = next_ok(&mut member, wait + delay, "the delayed redelivery").await;
+    let waited = nacked_at.elapsed();
+    assert!(
+        waited >= delay.mul_f32(0.9),
+        "redelivered after {waited:?}, before the {delay:?} nack delay"
+    );
+    assert_eq!(number(&again), 0);
+    again.ack().await.expect("ack");
+}
+
+/// A delivery dropped without ack or nack counts as a nack and comes back.
+pub async fn dropped_delivery_is_redelivered<F: LogFixture>(f: &F) {
+    let names = Names::unique();
+    let topic = names.subject("dropped");
+    f.create_topic(&topic, 1).await;
+    let mut member = f
+        .consumer()
+        .join(&names.group("g"), std::slice::from_ref(&topic))
+        .await
+        .expect("join");
+    tokio::time::sleep(f.settle_time()).await;
+    append_all(f, &topic, 0..2).await;
+    let wait = f.redelivery_timeout();
+    let first = next_ok(&mut member, wait, "the first delivery").await;
+    assert_eq!(number(&first), 0);
+    drop(first);
+    // Offset 1 may already be on its way when the drop rewinds the partition, so it may come
+    // before, after or on both sides of the redelivery of 0.
+    let (mut redelivered, mut acked_one) = (false, false);
+    while !(redelivered && acked_one) {
+        let delivery = next_ok(&mut member, wait, "the dropped delivery to come back").await;
+        match number(&delivery) {
+            0 => {
+                assert!(
+                    delivery.attempt() > 1,
+                    "a redelivery must count as a further attempt"
+                );
+                redelivered = true;
+            }
+            _ => acked_one = true,
+        }
+        delivery.ack().await.expect("ack");
     }
 }
 

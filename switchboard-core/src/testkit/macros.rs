@@ -73,6 +73,8 @@ macro_rules! log_conformance {
                 [
                     append_returns_positions,
                     nack_leads_to_redelivery,
+                    nack_delay_is_honoured,
+                    dropped_delivery_is_redelivered,
                     unacked_delivery_returns_after_consumer_dropped,
                     no_loss_across_consumer_restarts,
                     order_is_kept_per_key,

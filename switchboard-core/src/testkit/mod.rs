@@ -99,7 +99,9 @@ pub async fn assert_quiet<T: std::fmt::Debug, S>(stream: &mut S, quiet: Duration
 where
     S: Stream<Item = Result<T>> + Unpin,
 {
-    if let Ok(Some(item)) = tokio::time::timeout(quiet, stream.next()).await {
-        panic!("expected nothing on {what}, got {item:?}");
+    match tokio::time::timeout(quiet, stream.next()).await {
+        Err(_) => {}
+        Ok(Some(item)) => panic!("expected nothing on {what}, got {item:?}"),
+        Ok(None) => panic!("{what} ended while it should stay open"),
     }
 }

@@ -1,6 +1,13 @@
 //! Request/reply cases.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use bytes::Bytes;
 use tower::{ServiceExt, service_fn};
@@ -118,9 +125,12 @@ pub async fn load_shared_across_two_responders<F: RequestReplyFixture>(f: &F) {
     let names = Names::unique();
     let subject = names.subject("shared");
     let group = names.group("workers");
+    let calls = Arc::new(AtomicUsize::new(0));
     let named = |name: &'static str| {
-        service_fn(move |_: Envelope| async move {
-            Ok::<_, BoxError>(Bytes::from_static(name.as_bytes()))
+        let calls = calls.clone();
+        service_fn(move |_: Envelope| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move { Ok::<_, BoxError>(Bytes::from_static(name.as_bytes())) }
         })
     };
     let _a = f
@@ -143,6 +153,12 @@ pub async fn load_shared_across_two_responders<F: RequestReplyFixture>(f: &F) {
         *counts.entry(reply.payload).or_default() += 1;
     }
     assert_eq!(counts.values().sum::<usize>(), 60);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = calls.load(Ordering::SeqCst);
+    assert_eq!(
+        calls, 60,
+        "each request must reach one member of the group, not all"
+    );
     assert!(
         counts.get(&Bytes::from_static(b"a")).copied().unwrap_or(0) > 0,
         "responder a got nothing: {counts:?}"
