@@ -220,10 +220,17 @@ async fn serve_socket(
             code,
             reason: Utf8Bytes::from_static(reason),
         };
-        let _ = tokio::time::timeout(
-            config.close_timeout,
-            socket.send(Message::Close(Some(frame))),
-        )
+        // Send the close frame, then wait for the client's reply (the closing handshake), both
+        // within `close_timeout`: a client that never reads cannot hold the task.
+        let _ = tokio::time::timeout(config.close_timeout, async {
+            socket.send(Message::Close(Some(frame))).await?;
+            while let Some(msg) = socket.recv().await {
+                if matches!(msg?, Message::Close(_)) {
+                    break;
+                }
+            }
+            Ok::<_, axum::Error>(())
+        })
         .await;
     }
 }
