@@ -62,14 +62,13 @@ impl SseEvent {
                 .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
                 .collect()
         }
-        let data = self.data.replace("\r\n", "\n").replace('\r', "\n");
-        let mut event = axum::response::sse::Event::default().data(data);
+        let mut event = axum::response::sse::Event::default();
         if let Some(name) = &self.event {
             event = event.event(single_line(name));
         }
         if let Some(id) = &self.id {
             event = event.id(single_line(id));
         }
-        event
+        event.data(self.data.replace("\r\n", "\n").replace('\r', "\n"))
     }
 }
