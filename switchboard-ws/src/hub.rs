@@ -128,6 +128,8 @@ impl Hub {
 
     /// Sets the serialize-once renderer: it turns one event into the bytes every client of the
     /// room receives. Bytes that are valid UTF-8 go out as text frames, others as binary.
+    /// Empty bytes suppress the event: a large broadcast room can skip join and leave
+    /// announcements that would cost one delivery per member per join.
     pub fn with_renderer(self, render: impl Fn(&HubEvent) -> Bytes + Send + Sync + 'static) -> Hub {
         *self
             .inner
@@ -317,6 +319,9 @@ impl Inner {
     pub(crate) fn fan_out(&self, state: &mut State, room: &str, bytes: Bytes) {
         let mut pending = VecDeque::from([bytes]);
         while let Some(bytes) = pending.pop_front() {
+            if bytes.is_empty() {
+                continue;
+            }
             let Some(members) = state.rooms.get_mut(room).map(|r| &mut r.members) else {
                 return;
             };
