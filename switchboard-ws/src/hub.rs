@@ -224,22 +224,14 @@ impl Hub {
             return Err(WsError::EmptyMessage);
         }
         let room = room_name(room, inner.config.max_room_chars)?;
-        let event = HubEvent::Message {
-            room,
-            from: username_or_guest(Some(from), MAX_USERNAME_CHARS),
+        let from = username_or_guest(Some(from), MAX_USERNAME_CHARS);
+        let at = Utc::now();
+        let bytes = inner.render(&HubEvent::Message {
+            room: room.clone(),
+            from: from.clone(),
             text: text.to_owned(),
-            at: Utc::now(),
-        };
-        let bytes = inner.render(&event);
-        let HubEvent::Message {
-            room,
-            from,
-            text,
             at,
-        } = event
-        else {
-            unreachable!("built as a message above")
-        };
+        });
         let mut state = inner.lock();
         if state.closed {
             return Err(WsError::Closed);
@@ -250,7 +242,7 @@ impl Hub {
             Wire::Message {
                 room,
                 from,
-                text,
+                text: text.to_owned(),
                 at,
             },
         );
