@@ -20,7 +20,7 @@ use axum::Router;
 use bytes::Bytes;
 use chrono::Utc;
 use clients::now_ns;
-use shared_tcp::{TapListener, Taps, open_files_limit, text_frame, write_all};
+use shared_tcp::{TapListener, Taps, cpu_ms, open_files_limit, text_frame, write_all};
 use switchboard_ws::{Hub, HubConfig, HubEvent, UpgradeConfig, render_json, ws_route};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 
@@ -47,6 +47,8 @@ fn messages_for(clients: usize) -> usize {
 }
 
 struct Phase {
+    /// Server CPU milliseconds per 1,000 deliveries.
+    cpu_per_1k: f64,
     deliveries: u64,
     per_second: f64,
     p50_ms: f64,
@@ -54,7 +56,7 @@ struct Phase {
     p99_ms: f64,
 }
 
-fn parse_result(line: &str) -> Phase {
+fn parse_result(line: &str, cpu_ms: u64) -> Phase {
     let fields: Vec<u64> = line
         .strip_prefix("result ")
         .unwrap_or_else(|| panic!("unexpected line from clients: {line}"))
@@ -66,6 +68,7 @@ fn parse_result(line: &str) -> Phase {
     };
     let ms = |ns: u64| ns as f64 / 1e6;
     Phase {
+        cpu_per_1k: cpu_ms as f64 / (deliveries as f64 / 1000.0),
         deliveries,
         per_second: deliveries as f64 / ((last_received - first_sent) as f64 / 1e9),
         p50_ms: ms(p50),
@@ -94,8 +97,10 @@ async fn server() {
         .collect();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("fan-out over loopback, {cores} cores; clients in a child process\n");
-    println!("| clients | path | mode | deliveries | delivered/s | p50 ms | p95 ms | p99 ms |");
-    println!("|---:|---|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| clients | path | mode | deliveries | delivered/s | p50 ms | p95 ms | p99 ms | server CPU ms / 1k deliveries |"
+    );
+    println!("|---:|---|---|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         run(n).await;
     }
@@ -152,6 +157,7 @@ async fn run(n: usize) {
     let interval = Duration::from_micros(10 * n as u64).max(Duration::from_millis(2));
     let mut results = Vec::new();
     for (mode, count, pause) in [("burst", m, None), ("paced", PACED, Some(interval))] {
+        let cpu_before = cpu_ms();
         // Sent from a runtime task, as a connection's task would.
         let sender = hub.clone();
         tokio::spawn(async move {
@@ -167,13 +173,15 @@ async fn run(n: usize) {
         })
         .await
         .unwrap();
-        results.push(("hub", mode, parse_result(&next_line(&mut lines).await)));
+        let line = next_line(&mut lines).await;
+        results.push(("hub", mode, parse_result(&line, cpu_ms() - cpu_before)));
     }
     assert_eq!(hub.stats().slow_consumers, 0, "no client may be dropped");
 
     let sockets = taps.lock().unwrap().clone();
     assert_eq!(sockets.len(), n);
     for (mode, count, pause) in [("burst", m, None), ("paced", PACED, Some(interval))] {
+        let cpu_before = cpu_ms();
         let sockets = sockets.clone();
         tokio::spawn(async move {
             for _ in 0..count {
@@ -194,26 +202,33 @@ async fn run(n: usize) {
         })
         .await
         .unwrap();
-        results.push(("raw loop", mode, parse_result(&next_line(&mut lines).await)));
+        let line = next_line(&mut lines).await;
+        results.push(("raw loop", mode, parse_result(&line, cpu_ms() - cpu_before)));
     }
 
     for (path, mode, phase) in &results {
         println!(
-            "| {n} | {path} | {mode} | {} | {:.0} | {:.1} | {:.1} | {:.1} |",
-            phase.deliveries, phase.per_second, phase.p50_ms, phase.p95_ms, phase.p99_ms
+            "| {n} | {path} | {mode} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} |",
+            phase.deliveries,
+            phase.per_second,
+            phase.p50_ms,
+            phase.p95_ms,
+            phase.p99_ms,
+            phase.cpu_per_1k
         );
     }
     let [hub_burst, hub_paced, raw_burst, raw_paced] = [0, 1, 2, 3].map(|i| &results[i].2);
     println!(
-        "| {n} | hub ÷ raw | burst | | {:.2}× | | {:.2}× | |",
+        "| {n} | hub ÷ raw | burst | | {:.2}× | | | | {:.2}× |",
         hub_burst.per_second / raw_burst.per_second,
-        hub_burst.p95_ms / raw_burst.p95_ms
+        hub_burst.cpu_per_1k / raw_burst.cpu_per_1k
     );
     println!(
-        "| {n} | hub ÷ raw | paced every {interval:?} | | | {:.2}× | {:.2}× | {:.2}× |",
+        "| {n} | hub ÷ raw | paced every {interval:?} | | | {:.2}× | {:.2}× | {:.2}× | {:.2}× |",
         hub_paced.p50_ms / raw_paced.p50_ms,
         hub_paced.p95_ms / raw_paced.p95_ms,
-        hub_paced.p99_ms / raw_paced.p99_ms
+        hub_paced.p99_ms / raw_paced.p99_ms,
+        hub_paced.cpu_per_1k / raw_paced.cpu_per_1k
     );
     hub.close();
     let _ = child.kill().await;

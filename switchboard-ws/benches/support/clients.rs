@@ -8,7 +8,10 @@ use std::{
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
-use tokio_tungstenite::{connect_async, tungstenite::Message};
+use tokio_tungstenite::{
+    connect_async_with_config,
+    tungstenite::{Message, protocol::WebSocketConfig},
+};
 
 pub(crate) fn now_ns() -> u64 {
     SystemTime::now()
@@ -47,7 +50,14 @@ pub(crate) async fn run() {
     let sockets: Vec<_> = futures::stream::iter(0..n)
         .map(|_| {
             let url = url.clone();
-            async move { connect_async(url.as_str()).await.expect("connect").0 }
+            // A small read buffer: tungstenite zeroes it before every read attempt.
+            let config = WebSocketConfig::default().read_buffer_size(4096);
+            async move {
+                connect_async_with_config(url.as_str(), Some(config), true)
+                    .await
+                    .expect("connect")
+                    .0
+            }
         })
         .buffer_unordered(200)
         .collect()

@@ -144,3 +144,18 @@ pub(crate) fn rss_bytes() -> u64 {
         .unwrap_or(0);
     pages * 4096
 }
+
+/// CPU time (user + system) this process used so far, in milliseconds.
+pub(crate) fn cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // Clock ticks are 100 per second on Linux.
+    fields.iter().sum::<u64>() * 10
+}
