@@ -1,4 +1,4 @@
-//! axum glue: the `/ws/connect` handler and the per-connection loop.
+//! axum glue: the `/ws/connect` handler (origin check, username, limits, upgrade, join).
 
 use std::time::Duration;
 
