@@ -108,7 +108,10 @@ pub(crate) async fn serve_socket(
     // Leave the room before the (possibly slow) close handshake.
     let (room, user) = (client.room().to_owned(), client.username().to_owned());
     drop(client);
-    if let Ending::Close(code, reason) = ending {
+    if let Ending::Gone = ending {
+        // If the client closed, tungstenite has queued the close reply: get it out.
+        let _ = tokio::time::timeout(config.close_timeout, sink.close()).await;
+    } else if let Ending::Close(code, reason) = ending {
         tracing::debug!(room = %room, user = %user, code, reason, "closing websocket");
         let frame = CloseFrame {
             code,

@@ -330,3 +330,18 @@ async fn binary_messages_close_with_1003() {
         other => panic!("expected close 1003, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_client_close_gets_its_reply_and_leaves() {
+    let hub = Hub::new(HubConfig::default());
+    let addr = serve(app(&hub, UpgradeConfig::default())).await;
+    let mut client = connect(addr, "username=bye").await;
+    next_json(&mut client).await;
+    client.close(None).await.unwrap();
+    match next_seen(&mut client).await {
+        Seen::Closed(_) => {}
+        other => panic!("expected the close reply, got {other:?}"),
+    }
+    assert!(client.next().await.is_none(), "closed cleanly");
+    eventually("client removed", || hub.presence("lobby").online == 0).await;
+}
