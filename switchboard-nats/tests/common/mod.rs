@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod server;
+
 use async_nats::Client;
 use switchboard_nats::NatsConfig;
 
