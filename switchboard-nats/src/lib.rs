@@ -48,6 +48,7 @@
 //! | [`NatsBus`] | `Publisher`, `Subscriber` | at-most-once; a subscription that falls more than [`BusConfig::subscriber_capacity`] behind misses the overflow and yields one `Error::Lagged` |
 //! | [`NatsBus`] | `Requester`, `Responder` | at-most-once; no responder is a fast `Error::NoResponders` (the server's 503) |
 //! | [`JetStreamLog`] | `LogProducer`, `LogConsumer`, `TopicAdmin` | at-least-once with explicit ack; one partition per stream |
+//! | [`JetStreamKv`] | `KeyValue` (per [`Namespace`](switchboard_core::Namespace)) | read-your-writes; TTL kept with the value |
 //!
 //! The client reconnects by itself (forever, by default): subscriptions, responders and
 //! JetStream members resume after a server restart without being made anew.
@@ -65,6 +66,7 @@ mod codec;
 mod connect;
 mod error;
 mod jetstream;
+mod kv;
 mod request;
 
 pub use async_nats;
@@ -73,4 +75,5 @@ pub use codec::{ID_HEADER, KEY_HEADER, TIMESTAMP_HEADER};
 pub use connect::{NatsConfig, connect};
 pub use error::NatsError;
 pub use jetstream::{JetStreamConfig, JetStreamDeliveries, JetStreamLog, StorageType};
+pub use kv::{JetStreamKeyValue, JetStreamKv};
 pub use switchboard_core;

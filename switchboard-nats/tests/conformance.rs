@@ -5,10 +5,10 @@ mod common;
 use std::{sync::Mutex, time::Duration};
 
 use switchboard_core::{
-    Topic, TopicAdmin,
-    testkit::{LogFixture, PubSubFixture, RequestReplyFixture},
+    Namespace, Topic, TopicAdmin,
+    testkit::{KeyValueFixture, LogFixture, PubSubFixture, RequestReplyFixture},
 };
-use switchboard_nats::{JetStreamLog, NatsBus};
+use switchboard_nats::{JetStreamKeyValue, JetStreamKv, JetStreamLog, NatsBus};
 
 struct Nats {
     bus: NatsBus,
@@ -86,3 +86,47 @@ impl LogFixture for JetStream {
 switchboard_core::pubsub_conformance!(setup);
 switchboard_core::request_reply_conformance!(setup);
 switchboard_core::log_conformance!(setup_log);
+
+/// A KV bucket of the case's own, deleted when the case ends.
+struct Kv {
+    kv: JetStreamKv,
+    context: async_nats::jetstream::Context,
+    bucket: String,
+}
+
+async fn setup_kv() -> Kv {
+    let context = async_nats::jetstream::new(common::client().await);
+    let bucket = format!("sbtest-{}", switchboard_core::testkit::Names::unique().id());
+    let kv = JetStreamKv::open(&context, &bucket)
+        .await
+        .expect("open bucket");
+    Kv {
+        kv,
+        context,
+        bucket,
+    }
+}
+
+impl Drop for Kv {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        tokio::task::block_in_place(|| {
+            runtime.block_on(async {
+                if let Err(err) = JetStreamKv::delete_bucket(&self.context, &self.bucket).await {
+                    eprintln!("could not delete bucket {}: {err}", self.bucket);
+                }
+            })
+        });
+    }
+}
+
+impl KeyValueFixture for Kv {
+    type KeyValue = JetStreamKeyValue;
+    fn namespace(&self, namespace: Namespace) -> JetStreamKeyValue {
+        self.kv.namespace(namespace)
+    }
+}
+
+switchboard_core::key_value_conformance!(setup_kv);
