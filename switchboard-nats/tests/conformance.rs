@@ -97,9 +97,19 @@ struct Kv {
 async fn setup_kv() -> Kv {
     let context = async_nats::jetstream::new(common::client().await);
     let bucket = format!("sbtest-{}", switchboard_core::testkit::Names::unique().id());
-    let kv = JetStreamKv::open(&context, &bucket)
-        .await
-        .expect("open bucket");
+    // The shared server can be slow to answer JetStream API requests while other cases flood
+    // it; a timeout here is retried, anything else fails the case.
+    let mut attempts = 0;
+    let kv = loop {
+        attempts += 1;
+        match JetStreamKv::open(&context, &bucket).await {
+            Ok(kv) => break kv,
+            Err(err) if err.is_transient() && attempts < 3 => {
+                eprintln!("opening bucket {bucket} failed ({err:?}); retrying");
+            }
+            Err(err) => panic!("open bucket {bucket}: {err:?}"),
+        }
+    };
     Kv {
         kv,
         context,
