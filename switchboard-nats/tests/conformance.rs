@@ -73,10 +73,7 @@ impl LogFixture for JetStream {
     }
     async fn create_topic(&self, topic: &Topic, partitions: u32) {
         self.topics.lock().unwrap().push(topic.clone());
-        self.log
-            .create_topic(topic, partitions)
-            .await
-            .expect("create stream");
+        common::retry_transient("create stream", || self.log.create_topic(topic, partitions)).await;
     }
     fn redelivery_timeout(&self) -> Duration {
         Duration::from_secs(15)
@@ -97,19 +94,7 @@ struct Kv {
 async fn setup_kv() -> Kv {
     let context = async_nats::jetstream::new(common::client().await);
     let bucket = format!("sbtest-{}", switchboard_core::testkit::Names::unique().id());
-    // The shared server can be slow to answer JetStream API requests while other cases flood
-    // it; a timeout here is retried, anything else fails the case.
-    let mut attempts = 0;
-    let kv = loop {
-        attempts += 1;
-        match JetStreamKv::open(&context, &bucket).await {
-            Ok(kv) => break kv,
-            Err(err) if err.is_transient() && attempts < 3 => {
-                eprintln!("opening bucket {bucket} failed ({err:?}); retrying");
-            }
-            Err(err) => panic!("open bucket {bucket}: {err:?}"),
-        }
-    };
+    let kv = common::retry_transient("open bucket", || JetStreamKv::open(&context, &bucket)).await;
     Kv {
         kv,
         context,

@@ -25,7 +25,7 @@ impl Case {
         let log = JetStreamLog::with_config(common::client().await, config);
         let names = Names::unique();
         let topic = names.subject("js");
-        log.create_topic(&topic, 1).await.expect("create stream");
+        common::retry_transient("create stream", || log.create_topic(&topic, 1)).await;
         Case { log, topic, names }
     }
 
