@@ -16,7 +16,7 @@ use async_nats::jetstream::{
     stream::{self, DiscardPolicy},
 };
 use bytes::{BufMut, Bytes, BytesMut};
-use switchboard_core::{Error, InvalidInput, Key, KeyValue, Namespace, Result};
+use switchboard_core::{Error, InvalidInput, Key, KeyValue, Namespace, Result, kv::check_ttl};
 
 use crate::NatsError;
 
@@ -214,6 +214,7 @@ impl KeyValue for JetStreamKeyValue {
     }
 
     async fn set(&self, key: &Key, value: Bytes, ttl: Option<Duration>) -> Result<()> {
+        let ttl = ttl.map(check_ttl).transpose()?;
         let key = storage_key(&self.namespace, key);
         self.kv
             .store
