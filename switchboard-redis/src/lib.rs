@@ -55,6 +55,7 @@ mod subscriber;
 
 pub use client::Redis;
 pub use config::{DEFAULT_KEY_PREFIX, RedisConfig};
+pub use error::RedisBackendError;
 pub use kv::RedisKeyValue;
 pub use log::{MAX_PARTITIONS, RedisDeliveries, RedisLog};
 pub use publisher::RedisPublisher;

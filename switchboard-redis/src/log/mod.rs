@@ -17,7 +17,7 @@ use std::{
 use futures::Stream;
 use redis::{AsyncConnectionConfig, Client, aio::ConnectionManager};
 use switchboard_core::{
-    Delivery, Envelope, Group, InvalidInput, LogConsumer, LogProducer, Position, Result, Topic,
+    Delivery, Envelope, Error, Group, InvalidInput, LogConsumer, LogProducer, Position, Result, Topic,
     TopicAdmin,
 };
 use tokio::sync::mpsc;
@@ -26,7 +26,11 @@ use self::{
     layout::{Layout, offset, partition_for},
     member::{FRAME_FIELD, Member, Partition, Settings},
 };
-use crate::{RedisConfig, error::from_redis, frame};
+use crate::{
+    RedisConfig,
+    error::{RedisBackendError, from_redis, is_id_too_small},
+    frame,
+};
 
 /// The most partitions a topic may have.
 pub const MAX_PARTITIONS: u32 = 1024;
@@ -40,6 +44,10 @@ pub const MAX_PARTITIONS: u32 = 1024;
 /// - `append` is one `XADD <stream> 0-* f <frame>` (Redis 7 or newer): the offset is the
 ///   entry's sequence number, 1, 2, 3… per partition. Messages with the same key go to the
 ///   same partition (a stable FNV-1a hash), keyless ones round robin.
+/// - **The streams belong to Switchboard.** Once anything else adds an entry with a
+///   time-based id (`XADD <stream> * …`), `XADD 0-*` can no longer append after it, and
+///   `append` to that partition fails with a non-transient [`Error::Backend`] whose source is
+///   [`RedisBackendError::ForeignStream`].
 /// - Each group is a Redis consumer group on every partition stream, created at the oldest
 ///   entry when the first member joins. Each member reads with `XREADGROUP` on its own
 ///   connection and acks with `XACK`.
@@ -158,14 +166,21 @@ impl LogProducer for RedisLog {
             partitions,
             self.round_robin.fetch_add(1, Ordering::Relaxed),
         );
+        let stream = self.layout.stream(&topic, partition);
         let id: String = redis::cmd("XADD")
-            .arg(self.layout.stream(&topic, partition))
+            .arg(&stream)
             .arg("0-*")
             .arg(FRAME_FIELD)
             .arg(frame::encode(&msg))
             .query_async(&mut self.conn.clone())
             .await
-            .map_err(from_redis)?;
+            .map_err(|err| {
+                if is_id_too_small(&err) {
+                    Error::backend(RedisBackendError::ForeignStream { stream })
+                } else {
+                    from_redis(err)
+                }
+            })?;
         let position = Position {
             partition,
             offset: offset(&id),
