@@ -219,16 +219,22 @@ mod tests {
     #[test]
     fn zero_durations_are_rejected() {
         let zero = Duration::ZERO;
-        let mut config = RedisConfig::default();
-        config.heartbeat = zero;
+        let config = RedisConfig {
+            heartbeat: zero,
+            ..RedisConfig::default()
+        };
         assert_eq!(out_of_range(&config), ("heartbeat (ms)", 1, 0));
 
-        let mut config = RedisConfig::default();
-        config.log_block = Duration::from_micros(500);
+        let config = RedisConfig {
+            log_block: Duration::from_micros(500),
+            ..RedisConfig::default()
+        };
         assert_eq!(out_of_range(&config), ("log_block (ms)", 1, 0));
 
-        let mut config = RedisConfig::default();
-        config.log_claim_idle = zero;
+        let config = RedisConfig {
+            log_claim_idle: zero,
+            ..RedisConfig::default()
+        };
         let (what, min, got) = out_of_range(&config);
         assert!(what.starts_with("log_claim_idle"), "{what}");
         assert_eq!((min, got), (201, 0));
@@ -236,9 +242,11 @@ mod tests {
 
     #[test]
     fn claim_idle_must_exceed_block() {
-        let mut config = RedisConfig::default();
-        config.log_block = Duration::from_secs(2);
-        config.log_claim_idle = Duration::from_secs(2);
+        let mut config = RedisConfig {
+            log_block: Duration::from_secs(2),
+            log_claim_idle: Duration::from_secs(2),
+            ..RedisConfig::default()
+        };
         let (what, min, got) = out_of_range(&config);
         assert!(what.contains("more than log_block"), "{what}");
         assert_eq!((min, got), (2001, 2000));
