@@ -2,60 +2,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use switchboard_core::{Topic, TopicAdmin, testkit::LogFixture};
-use switchboard_redis::{MAX_PARTITIONS, RedisBackendError, RedisLog};
+use switchboard_redis::{MAX_PARTITIONS, RedisBackendError};
 
-/// A log whose topics are deleted when the case ends.
-struct LiveLog {
-    log: RedisLog,
-    topics: Arc<Mutex<Vec<Topic>>>,
-}
+use common::live_log::LiveLog;
 
 async fn setup() -> LiveLog {
-    LiveLog {
-        log: common::connect().await.log(),
-        topics: Arc::default(),
-    }
-}
-
-impl LogFixture for LiveLog {
-    type Producer = RedisLog;
-    type Consumer = RedisLog;
-    fn producer(&self) -> RedisLog {
-        self.log.clone()
-    }
-    fn consumer(&self) -> RedisLog {
-        self.log.clone()
-    }
-    async fn create_topic(&self, topic: &Topic, partitions: u32) {
-        self.topics.lock().unwrap().push(topic.clone());
-        self.log
-            .create_topic(topic, partitions)
-            .await
-            .expect("create topic");
-    }
-}
-
-impl Drop for LiveLog {
-    fn drop(&mut self) {
-        let topics = std::mem::take(&mut *self.topics.lock().unwrap());
-        let mut keys = Vec::new();
-        for topic in &topics {
-            keys.push(self.log.topic_key(topic));
-            keys.extend((0..MAX_PARTITIONS.min(16)).map(|p| self.log.stream_key(topic, p)));
-        }
-        if keys.is_empty() {
-            return;
-        }
-        let client = redis::Client::open(common::redis_url()).expect("redis url");
-        let mut conn = client.get_connection().expect("connect for cleanup");
-        redis::cmd("UNLINK")
-            .arg(keys)
-            .exec(&mut conn)
-            .expect("delete the test's streams");
-    }
+    LiveLog::new(common::connect().await.log())
 }
 
 switchboard_core::log_conformance!(setup);
@@ -97,10 +50,7 @@ mod redis_specific {
         let mut config = common::config();
         config.log_claim_idle = Duration::from_millis(500);
         let redis = common::connect_with(config).await;
-        let log = LiveLog {
-            log: redis.log(),
-            topics: Arc::default(),
-        };
+        let log = LiveLog::new(redis.log());
         let names = Names::unique();
         let (topic, group) = (names.subject("crash"), names.group("g"));
         log.create_topic(&topic, 1).await;
@@ -152,10 +102,7 @@ mod redis_specific {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn foreign_entries_are_skipped_and_acked() {
         let redis = common::connect().await;
-        let log = LiveLog {
-            log: redis.log(),
-            topics: Arc::default(),
-        };
+        let log = LiveLog::new(redis.log());
         let names = Names::unique();
         let (topic, group) = (names.subject("foreign"), names.group("g"));
         log.create_topic(&topic, 1).await;
@@ -199,10 +146,7 @@ mod redis_specific {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_foreign_time_based_entry_makes_append_fail_clearly() {
         let redis = common::connect().await;
-        let log = LiveLog {
-            log: redis.log(),
-            topics: Arc::default(),
-        };
+        let log = LiveLog::new(redis.log());
         let names = Names::unique();
         let (topic, group) = (names.subject("foreign-time"), names.group("g"));
         log.create_topic(&topic, 1).await;

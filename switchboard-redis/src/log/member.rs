@@ -47,9 +47,36 @@ pub(super) struct Member {
     pub(super) retries_tx: mpsc::UnboundedSender<Retry>,
     pub(super) retries_rx: mpsc::UnboundedReceiver<Retry>,
     pub(super) settings: Settings,
-    waiting: Vec<Retry>,
+    /// Per partition: where a rewind starts and when (at most one per partition).
+    waiting: Vec<Option<Waiting>>,
     last_claim: Option<Instant>,
+    last_cleanup: Option<Instant>,
 }
+
+/// A partition waiting for a nack delay: at `due`, the member delivers its pending entries
+/// again from `from` on.
+#[derive(Debug)]
+struct Waiting {
+    from: String,
+    due: Instant,
+}
+
+/// Removes the group's consumers (other than `ARGV[2]`) that hold no pending entry and were
+/// idle for longer than `ARGV[3]` ms: members that vanished without leaving. One script, so
+/// no consumer can receive an entry between the check and the delete.
+const REMOVE_VANISHED: &str = r"
+local removed = 0
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local field = {}
+  for i = 1, #consumer, 2 do field[consumer[i]] = consumer[i + 1] end
+  if field['name'] ~= ARGV[2] and field['pending'] == 0
+      and field['idle'] > tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], field['name'])
+    removed = removed + 1
+  end
+end
+return removed
+";
 
 /// `Ok(false)`: the stream was dropped and the member leaves.
 type Step = RedisResult<bool>;
@@ -67,6 +94,7 @@ impl Member {
         settings: Settings,
     ) -> Self {
         let (retries_tx, retries_rx) = mpsc::unbounded_channel();
+        let waiting = partitions.iter().map(|_| None).collect();
         let uuid = uuid::Uuid::now_v7().simple().to_string();
         Member {
             reader,
@@ -80,8 +108,9 @@ impl Member {
             retries_tx,
             retries_rx,
             settings,
-            waiting: Vec::new(),
+            waiting,
             last_claim: None,
+            last_cleanup: None,
         }
     }
 
@@ -125,23 +154,23 @@ impl Member {
 
     async fn step(&mut self) -> Step {
         while let Ok(retry) = self.retries_rx.try_recv() {
-            self.waiting.push(retry);
+            self.wait_for(retry);
         }
         let now = Instant::now();
         for p in 0..self.partitions.len() {
-            let retries = self.waiting.iter().filter(|r| r.partition == p);
-            if !retries.clone().any(|r| r.due <= now) {
+            let Some(due) = self.waiting[p].take_if(|w| w.due <= now) else {
                 continue;
-            }
-            let from = retries
-                .min_by_key(|r| offset(&r.id))
-                .map(|r| r.id.clone())
-                .expect("a due retry");
-            self.waiting.retain(|r| r.partition != p);
-            if !self.rewind(p, &from).await? {
-                return Ok(false);
+            };
+            match self.rewind(p, &due.from).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(err) => {
+                    self.waiting[p] = Some(due);
+                    return Err(err);
+                }
             }
         }
+        self.keep_waiting_entries().await?;
         let claim_every = self.settings.block * 2;
         if self.last_claim.is_none_or(|at| at.elapsed() >= claim_every) {
             self.last_claim = Some(Instant::now());
@@ -152,13 +181,82 @@ impl Member {
         self.read_new().await
     }
 
+    /// Records a nack, as the in-memory log does: one rewind per partition, from the lowest
+    /// nacked offset. A nack at or after a waiting one changes nothing (the rewind delivers
+    /// that entry again too); an earlier one takes its place, with its own delay.
+    fn wait_for(&mut self, retry: Retry) {
+        let slot = &mut self.waiting[retry.partition];
+        if let Some(waiting) = slot
+            && offset(&retry.id) >= offset(&waiting.from)
+        {
+            return;
+        }
+        *slot = Some(Waiting {
+            from: retry.id,
+            due: retry.due,
+        });
+    }
+
+    /// Resets the idle time of the entries waiting for a nack delay, which Redis does not do
+    /// by itself, so that no `XAUTOCLAIM` (of this or another member) takes them back before
+    /// they are due. Entries idle for half the margin between a read and a claim are
+    /// refreshed, so each is refreshed well before `claim_idle`.
+    async fn keep_waiting_entries(&mut self) -> RedisResult<()> {
+        let margin = self.settings.claim_idle.saturating_sub(self.settings.block) / 2;
+        let min_idle = margin.as_millis() as u64;
+        for p in 0..self.partitions.len() {
+            let Some(waiting) = &self.waiting[p] else {
+                continue;
+            };
+            let stream = self.partitions[p].stream.clone();
+            let mut start = waiting.from.clone();
+            loop {
+                let pending: StreamPendingCountReply = redis::cmd("XPENDING")
+                    .arg(&*stream)
+                    .arg(self.group.as_str())
+                    .arg("IDLE")
+                    .arg(min_idle)
+                    .arg(&start)
+                    .arg("+")
+                    .arg(self.settings.batch)
+                    .arg(&self.consumer)
+                    .query_async(&mut self.commands)
+                    .await?;
+                let Some(last) = pending.ids.last().map(|id| id.id.clone()) else {
+                    break;
+                };
+                let mut cmd = redis::cmd("XCLAIM");
+                cmd.arg(&*stream)
+                    .arg(self.group.as_str())
+                    .arg(&self.consumer)
+                    .arg(min_idle);
+                for id in &pending.ids {
+                    cmd.arg(&id.id);
+                }
+                cmd.arg("IDLE").arg(0).arg("JUSTID");
+                cmd.exec_async(&mut self.commands).await?;
+                tracing::trace!(
+                    topic = %self.partitions[p].topic,
+                    partition = self.partitions[p].index,
+                    refreshed = pending.ids.len(),
+                    "kept nacked entries from being claimed"
+                );
+                if pending.ids.len() < self.settings.batch {
+                    break;
+                }
+                start = format!("({last}");
+            }
+        }
+        Ok(())
+    }
+
     /// Reads entries never delivered to the group, from partitions without pending retries
     /// (a partition waiting for a redelivery holds back its later entries, to keep order).
     async fn read_new(&mut self) -> Step {
         let active: Vec<usize> = (0..self.partitions.len())
-            .filter(|p| !self.waiting.iter().any(|r| r.partition == *p))
+            .filter(|&p| self.waiting[p].is_none())
             .collect();
-        let next_due = self.waiting.iter().map(|r| r.due).min();
+        let next_due = self.waiting.iter().flatten().map(|w| w.due).min();
         let block = next_due.map_or(self.settings.block, |due| {
             due.saturating_duration_since(Instant::now())
                 .min(self.settings.block)
@@ -217,13 +315,24 @@ impl Member {
                 .into_iter()
                 .flat_map(|r| r.keys)
                 .flat_map(|k| k.ids)
-                .filter(|e| !e.map.is_empty())
                 .collect();
             let Some(last) = entries.last().map(|e| e.id.clone()) else {
                 return Ok(true);
             };
+            // Count the page before dropping deleted entries, or a page of them ends the rewind.
             let full = entries.len() >= self.settings.batch;
-            if !self.deliver_again(p, entries).await? {
+            let (live, deleted): (Vec<StreamId>, Vec<StreamId>) =
+                entries.into_iter().partition(|e| !e.map.is_empty());
+            if !deleted.is_empty() {
+                // Deleted from the stream (`XDEL`, `XTRIM`) while pending: nothing to deliver.
+                redis::cmd("XACK")
+                    .arg(&*stream)
+                    .arg(self.group.as_str())
+                    .arg(deleted.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+                    .exec_async(&mut self.commands)
+                    .await?;
+            }
+            if !self.deliver_again(p, live).await? {
                 return Ok(false);
             }
             if !full {
@@ -234,9 +343,19 @@ impl Member {
     }
 
     /// Takes over entries that another member left behind: handed back when it left, or
-    /// unacked for longer than the claim idle time.
+    /// unacked for longer than the claim idle time. Once per claim idle time, also removes
+    /// the members that vanished without leaving and hold nothing any more.
     async fn claim(&mut self) -> Step {
+        let cleanup = self
+            .last_cleanup
+            .is_none_or(|at| at.elapsed() >= self.settings.claim_idle);
+        if cleanup {
+            self.last_cleanup = Some(Instant::now());
+        }
         for p in 0..self.partitions.len() {
+            if cleanup {
+                self.remove_vanished(p).await?;
+            }
             let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
                 .arg(&*self.partitions[p].stream)
                 .arg(self.group.as_str())
@@ -262,6 +381,28 @@ impl Member {
             }
         }
         Ok(true)
+    }
+
+    async fn remove_vanished(&mut self, p: usize) -> RedisResult<()> {
+        let removed: u64 = redis::cmd("EVAL")
+            .arg(REMOVE_VANISHED)
+            .arg(1)
+            .arg(&*self.partitions[p].stream)
+            .arg(self.group.as_str())
+            .arg(&self.consumer)
+            .arg(self.settings.claim_idle.as_millis() as u64)
+            .query_async(&mut self.commands)
+            .await?;
+        if removed > 0 {
+            tracing::debug!(
+                group = %self.group,
+                topic = %self.partitions[p].topic,
+                partition = self.partitions[p].index,
+                removed,
+                "removed members that vanished without leaving"
+            );
+        }
+        Ok(())
     }
 
     /// Delivers entries that were delivered before, with their delivery counts as attempts.

@@ -17,8 +17,8 @@ use std::{
 use futures::Stream;
 use redis::{AsyncConnectionConfig, Client, aio::ConnectionManager};
 use switchboard_core::{
-    Delivery, Envelope, Error, Group, InvalidInput, LogConsumer, LogProducer, Position, Result, Topic,
-    TopicAdmin,
+    Delivery, Envelope, Error, Group, InvalidInput, LogConsumer, LogProducer, Position, Result,
+    Topic, TopicAdmin,
 };
 use tokio::sync::mpsc;
 
