@@ -54,13 +54,22 @@ pub const MAX_PARTITIONS: u32 = 1024;
 /// - **Members of one group share entries, not partitions** (Redis consumer groups hand each
 ///   entry to one member): every entry goes to exactly one member, but the order per key is
 ///   kept only while a group has one member.
-/// - `nack` (and a delivery dropped unsettled) redelivers the entry after its delay, with the
-///   member's later unacked entries of that partition after it; the partition holds back new
-///   entries meanwhile, so per-key order holds across redeliveries.
+/// - `nack` (and a delivery dropped unsettled) redelivers the entry after its delay (at most
+///   a day), with the member's later unacked entries of that partition after it; the
+///   partition holds back new entries meanwhile, so per-key order holds across
+///   redeliveries. As in the in-memory log, a partition waits for one rewind at a time: a
+///   nack at or after the waiting offset changes nothing (that entry comes back with the
+///   rewind), an earlier one replaces it, with its own delay. The member keeps resetting the
+///   idle time of the waiting entries, so no `XAUTOCLAIM` takes them before they are due,
+///   however long the delay.
 /// - A member whose stream is dropped hands its unacked entries back at once; the next
 ///   member's `XAUTOCLAIM` takes them over. A member that vanished without leaving (a crashed
 ///   process) loses its entries to `XAUTOCLAIM` after [`RedisConfig::log_claim_idle`], and so
-///   does a delivery kept unacked for longer than that: it may then arrive twice.
+///   does a delivery kept unacked (not nacked) for longer than that: it may then arrive
+///   twice. A vanished member holding no entries is removed from the group
+///   (`XGROUP DELCONSUMER`) once it has been idle for that long.
+/// - Entries deleted from a stream (`XDEL`, `XTRIM`) while pending are acked when a rewind
+///   meets them, and skipped.
 /// - Streams are not trimmed: delete or `XTRIM` them when their entries are no longer needed.
 #[derive(Clone)]
 pub struct RedisLog {

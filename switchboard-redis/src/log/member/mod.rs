@@ -17,6 +17,11 @@ use super::{
 };
 use crate::frame;
 
+mod membership;
+mod waiting;
+
+use waiting::Waiting;
+
 /// The stream field that holds the frame.
 pub(super) const FRAME_FIELD: &str = "f";
 
@@ -52,31 +57,6 @@ pub(super) struct Member {
     last_claim: Option<Instant>,
     last_cleanup: Option<Instant>,
 }
-
-/// A partition waiting for a nack delay: at `due`, the member delivers its pending entries
-/// again from `from` on.
-#[derive(Debug)]
-struct Waiting {
-    from: String,
-    due: Instant,
-}
-
-/// Removes the group's consumers (other than `ARGV[2]`) that hold no pending entry and were
-/// idle for longer than `ARGV[3]` ms: members that vanished without leaving. One script, so
-/// no consumer can receive an entry between the check and the delete.
-const REMOVE_VANISHED: &str = r"
-local removed = 0
-for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
-  local field = {}
-  for i = 1, #consumer, 2 do field[consumer[i]] = consumer[i + 1] end
-  if field['name'] ~= ARGV[2] and field['pending'] == 0
-      and field['idle'] > tonumber(ARGV[3]) then
-    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], field['name'])
-    removed = removed + 1
-  end
-end
-return removed
-";
 
 /// `Ok(false)`: the stream was dropped and the member leaves.
 type Step = RedisResult<bool>;
@@ -179,75 +159,6 @@ impl Member {
             }
         }
         self.read_new().await
-    }
-
-    /// Records a nack, as the in-memory log does: one rewind per partition, from the lowest
-    /// nacked offset. A nack at or after a waiting one changes nothing (the rewind delivers
-    /// that entry again too); an earlier one takes its place, with its own delay.
-    fn wait_for(&mut self, retry: Retry) {
-        let slot = &mut self.waiting[retry.partition];
-        if let Some(waiting) = slot
-            && offset(&retry.id) >= offset(&waiting.from)
-        {
-            return;
-        }
-        *slot = Some(Waiting {
-            from: retry.id,
-            due: retry.due,
-        });
-    }
-
-    /// Resets the idle time of the entries waiting for a nack delay, which Redis does not do
-    /// by itself, so that no `XAUTOCLAIM` (of this or another member) takes them back before
-    /// they are due. Entries idle for half the margin between a read and a claim are
-    /// refreshed, so each is refreshed well before `claim_idle`.
-    async fn keep_waiting_entries(&mut self) -> RedisResult<()> {
-        let margin = self.settings.claim_idle.saturating_sub(self.settings.block) / 2;
-        let min_idle = margin.as_millis() as u64;
-        for p in 0..self.partitions.len() {
-            let Some(waiting) = &self.waiting[p] else {
-                continue;
-            };
-            let stream = self.partitions[p].stream.clone();
-            let mut start = waiting.from.clone();
-            loop {
-                let pending: StreamPendingCountReply = redis::cmd("XPENDING")
-                    .arg(&*stream)
-                    .arg(self.group.as_str())
-                    .arg("IDLE")
-                    .arg(min_idle)
-                    .arg(&start)
-                    .arg("+")
-                    .arg(self.settings.batch)
-                    .arg(&self.consumer)
-                    .query_async(&mut self.commands)
-                    .await?;
-                let Some(last) = pending.ids.last().map(|id| id.id.clone()) else {
-                    break;
-                };
-                let mut cmd = redis::cmd("XCLAIM");
-                cmd.arg(&*stream)
-                    .arg(self.group.as_str())
-                    .arg(&self.consumer)
-                    .arg(min_idle);
-                for id in &pending.ids {
-                    cmd.arg(&id.id);
-                }
-                cmd.arg("IDLE").arg(0).arg("JUSTID");
-                cmd.exec_async(&mut self.commands).await?;
-                tracing::trace!(
-                    topic = %self.partitions[p].topic,
-                    partition = self.partitions[p].index,
-                    refreshed = pending.ids.len(),
-                    "kept nacked entries from being claimed"
-                );
-                if pending.ids.len() < self.settings.batch {
-                    break;
-                }
-                start = format!("({last}");
-            }
-        }
-        Ok(())
     }
 
     /// Reads entries never delivered to the group, from partitions without pending retries
@@ -383,28 +294,6 @@ impl Member {
         Ok(true)
     }
 
-    async fn remove_vanished(&mut self, p: usize) -> RedisResult<()> {
-        let removed: u64 = redis::cmd("EVAL")
-            .arg(REMOVE_VANISHED)
-            .arg(1)
-            .arg(&*self.partitions[p].stream)
-            .arg(self.group.as_str())
-            .arg(&self.consumer)
-            .arg(self.settings.claim_idle.as_millis() as u64)
-            .query_async(&mut self.commands)
-            .await?;
-        if removed > 0 {
-            tracing::debug!(
-                group = %self.group,
-                topic = %self.partitions[p].topic,
-                partition = self.partitions[p].index,
-                removed,
-                "removed members that vanished without leaving"
-            );
-        }
-        Ok(())
-    }
-
     /// Delivers entries that were delivered before, with their delivery counts as attempts.
     async fn deliver_again(&mut self, p: usize, entries: Vec<StreamId>) -> Step {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
@@ -472,45 +361,6 @@ impl Member {
         };
         let delivery = Delivery::new(envelope, position, attempt, acker);
         Ok(self.tx.send(Ok(delivery)).await.is_ok())
-    }
-
-    /// Hands back the entries this member still holds, marked as long idle so the next member
-    /// claims them at once, and removes the member from the group if it holds none.
-    async fn leave(&mut self) -> RedisResult<()> {
-        let mark_idle = (self.settings.claim_idle + Duration::from_secs(3600)).as_millis() as u64;
-        for partition in &self.partitions {
-            let pending: StreamPendingCountReply = redis::cmd("XPENDING")
-                .arg(&*partition.stream)
-                .arg(self.group.as_str())
-                .arg("-")
-                .arg("+")
-                .arg(100_000)
-                .arg(&self.consumer)
-                .query_async(&mut self.commands)
-                .await?;
-            if pending.ids.is_empty() {
-                redis::cmd("XGROUP")
-                    .arg("DELCONSUMER")
-                    .arg(&*partition.stream)
-                    .arg(self.group.as_str())
-                    .arg(&self.consumer)
-                    .exec_async(&mut self.commands)
-                    .await?;
-                continue;
-            }
-            let mut cmd = redis::cmd("XCLAIM");
-            cmd.arg(&*partition.stream)
-                .arg(self.group.as_str())
-                .arg(&self.consumer)
-                .arg(0);
-            for id in &pending.ids {
-                cmd.arg(&id.id);
-            }
-            cmd.arg("IDLE").arg(mark_idle).arg("JUSTID");
-            cmd.exec_async(&mut self.commands).await?;
-        }
-        tracing::debug!(group = %self.group, consumer = %self.consumer, "left the group");
-        Ok(())
     }
 
     fn partition_of(&self, stream: &str) -> Option<usize> {
