@@ -83,6 +83,21 @@ async fn a_later_nack_does_not_cut_short_an_earlier_delay() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_nack_delay_is_capped_not_a_panic() {
+    let (log, _) = live_log(common::config()).await;
+    let names = Names::unique();
+    let (_, _, mut member) = topic_with(&log, &names, 1).await;
+    let delivery = next_ok(&mut member, WAIT, "the entry").await;
+    delivery.nack(Duration::MAX).await.expect("nack for ever");
+    nothing_within(
+        &mut member,
+        Duration::from_millis(500),
+        "a capped delay is a day",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_earlier_nack_replaces_the_waiting_one() {
     let (log, _) = live_log(common::config()).await;
     let names = Names::unique();
