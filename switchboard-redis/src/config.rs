@@ -45,16 +45,19 @@ pub struct RedisConfig {
     /// The longest pause between two connection attempts (default 2 s).
     pub max_reconnect_delay: Duration,
     /// How often a subscriber pings its connection, which detects a dead connection and starts
-    /// a new round of reconnection attempts after an earlier round gave up (default 5 s).
+    /// a new round of reconnection attempts after an earlier round gave up (default 5 s; at
+    /// least 1 ms).
     pub heartbeat: Duration,
     /// Partitions of a log topic that is appended to or joined before
     /// [`create_topic`](switchboard_core::TopicAdmin::create_topic) (default 1).
     pub log_default_partitions: u32,
     /// How long a log delivery may stay unacked by a member that vanished without leaving
-    /// (a crashed process) before another member of its group claims it (default 30 s).
+    /// (a crashed process) before another member of its group claims it, and before a
+    /// crashed member with nothing pending is removed from the group (default 30 s; more
+    /// than [`log_block`](Self::log_block)). Give every member of a group the same value.
     pub log_claim_idle: Duration,
     /// How long one log read waits for new entries; also how quickly a member notices nacks
-    /// that fell due and entries left by other members (default 200 ms).
+    /// that fell due and entries left by other members (default 200 ms; at least 1 ms).
     pub log_block: Duration,
     /// Entries read or claimed per log command (default 64).
     pub log_batch: usize,
@@ -150,8 +153,34 @@ impl RedisConfig {
                 got: 0,
             });
         }
-        Ok(())
+        at_least("heartbeat (ms)", self.heartbeat, 1)?;
+        at_least("log_block (ms)", self.log_block, 1)?;
+        // A member that waits longer for new entries than others wait before claiming its
+        // pending ones would have them stolen while it is still alive.
+        at_least(
+            "log_claim_idle (ms; more than log_block)",
+            self.log_claim_idle,
+            millis(self.log_block).saturating_add(1),
+        )
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `duration` in whole milliseconds must be at least `min`.
+fn at_least(what: &'static str, duration: Duration, min: u64) -> Result<(), InvalidInput> {
+    let got = millis(duration);
+    if got < min {
+        return Err(InvalidInput::OutOfRange {
+            what,
+            min,
+            max: u64::MAX,
+            got,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -178,5 +207,50 @@ mod tests {
                 .validate()
                 .is_err()
         );
+    }
+
+    fn out_of_range(config: &RedisConfig) -> (&'static str, u64, u64) {
+        match config.validate() {
+            Err(InvalidInput::OutOfRange { what, min, got, .. }) => (what, min, got),
+            other => panic!("expected OutOfRange, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn zero_durations_are_rejected() {
+        let zero = Duration::ZERO;
+        let config = RedisConfig {
+            heartbeat: zero,
+            ..RedisConfig::default()
+        };
+        assert_eq!(out_of_range(&config), ("heartbeat (ms)", 1, 0));
+
+        let config = RedisConfig {
+            log_block: Duration::from_micros(500),
+            ..RedisConfig::default()
+        };
+        assert_eq!(out_of_range(&config), ("log_block (ms)", 1, 0));
+
+        let config = RedisConfig {
+            log_claim_idle: zero,
+            ..RedisConfig::default()
+        };
+        let (what, min, got) = out_of_range(&config);
+        assert!(what.starts_with("log_claim_idle"), "{what}");
+        assert_eq!((min, got), (201, 0));
+    }
+
+    #[test]
+    fn claim_idle_must_exceed_block() {
+        let mut config = RedisConfig {
+            log_block: Duration::from_secs(2),
+            log_claim_idle: Duration::from_secs(2),
+            ..RedisConfig::default()
+        };
+        let (what, min, got) = out_of_range(&config);
+        assert!(what.contains("more than log_block"), "{what}");
+        assert_eq!((min, got), (2001, 2000));
+        config.log_claim_idle = Duration::from_millis(2001);
+        assert!(config.validate().is_ok());
     }
 }

@@ -1,7 +1,41 @@
-//! Maps the `redis` crate's errors onto [`switchboard_core::Error`].
+//! Maps the `redis` crate's errors onto [`switchboard_core::Error`], and the errors this
+//! crate finds itself.
 
 use redis::{ErrorKind, RedisError, RetryMethod};
 use switchboard_core::Error;
+
+/// A failure this crate recognises in Redis's reply, found as the source of an
+/// [`Error::Backend`] (`err.source()` downcasts to it).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisBackendError {
+    /// A log stream's last entry has a time-based id that someone other than Switchboard
+    /// wrote, so `XADD <stream> 0-*` can never append after it.
+    #[error(
+        "cannot append to the log stream `{stream}`: its last entry has an id above `0-<n>`, \
+         written by something other than switchboard (log streams belong to switchboard); \
+         delete that entry or the stream, or use another key prefix"
+    )]
+    ForeignStream {
+        /// The stream's key.
+        stream: String,
+    },
+}
+
+impl RedisBackendError {
+    /// Whether retrying may help; none of these clears up by itself.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RedisBackendError::ForeignStream { .. } => false,
+        }
+    }
+}
+
+/// Whether `err` is Redis refusing `XADD … 0-*` because the stream's last id is larger.
+pub(crate) fn is_id_too_small(err: &RedisError) -> bool {
+    err.detail()
+        .is_some_and(|detail| detail.contains("equal or smaller than the target stream top item"))
+}
 
 /// Connection trouble is [`Error::Unavailable`]; a server error is transient when Redis says a
 /// retry may help (`LOADING`, `BUSY`, `TRYAGAIN`…); bad credentials and client misuse are not.
@@ -34,5 +68,18 @@ mod tests {
     fn client_errors_are_not_transient() {
         let err = from_redis(RedisError::from((ErrorKind::Client, "misuse")));
         assert!(!err.is_transient(), "{err:?}");
+    }
+
+    #[test]
+    fn xadd_id_refusal_is_recognised() {
+        let refused = RedisError::from((
+            ErrorKind::Server(redis::ServerErrorKind::ResponseError),
+            "An error was signalled by the server",
+            "The ID specified in XADD is equal or smaller than the target stream top item"
+                .to_owned(),
+        ));
+        assert!(is_id_too_small(&refused), "{refused:?}");
+        let other = RedisError::from((ErrorKind::Client, "misuse"));
+        assert!(!is_id_too_small(&other));
     }
 }

@@ -34,7 +34,8 @@
 //!
 //! Errors are [`switchboard_core::Error`]: a server that cannot be reached, or a connection
 //! that dropped, is [`Error::Unavailable`](switchboard_core::Error::Unavailable) (transient);
-//! a bad URL or prefix is [`Error::InvalidInput`](switchboard_core::Error::InvalidInput).
+//! a bad URL, prefix or timing is [`Error::InvalidInput`](switchboard_core::Error::InvalidInput);
+//! failures this crate recognises in a reply carry a [`RedisBackendError`] as their source.
 //!
 //! # Wire format
 //!
@@ -55,6 +56,7 @@ mod subscriber;
 
 pub use client::Redis;
 pub use config::{DEFAULT_KEY_PREFIX, RedisConfig};
+pub use error::RedisBackendError;
 pub use kv::RedisKeyValue;
 pub use log::{MAX_PARTITIONS, RedisDeliveries, RedisLog};
 pub use publisher::RedisPublisher;

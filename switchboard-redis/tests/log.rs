@@ -2,60 +2,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use switchboard_core::{Topic, TopicAdmin, testkit::LogFixture};
-use switchboard_redis::{MAX_PARTITIONS, RedisLog};
+use switchboard_redis::{MAX_PARTITIONS, RedisBackendError};
 
-/// A log whose topics are deleted when the case ends.
-struct LiveLog {
-    log: RedisLog,
-    topics: Arc<Mutex<Vec<Topic>>>,
-}
+use common::live_log::LiveLog;
 
 async fn setup() -> LiveLog {
-    LiveLog {
-        log: common::connect().await.log(),
-        topics: Arc::default(),
-    }
-}
-
-impl LogFixture for LiveLog {
-    type Producer = RedisLog;
-    type Consumer = RedisLog;
-    fn producer(&self) -> RedisLog {
-        self.log.clone()
-    }
-    fn consumer(&self) -> RedisLog {
-        self.log.clone()
-    }
-    async fn create_topic(&self, topic: &Topic, partitions: u32) {
-        self.topics.lock().unwrap().push(topic.clone());
-        self.log
-            .create_topic(topic, partitions)
-            .await
-            .expect("create topic");
-    }
-}
-
-impl Drop for LiveLog {
-    fn drop(&mut self) {
-        let topics = std::mem::take(&mut *self.topics.lock().unwrap());
-        let mut keys = Vec::new();
-        for topic in &topics {
-            keys.push(self.log.topic_key(topic));
-            keys.extend((0..MAX_PARTITIONS.min(16)).map(|p| self.log.stream_key(topic, p)));
-        }
-        if keys.is_empty() {
-            return;
-        }
-        let client = redis::Client::open(common::redis_url()).expect("redis url");
-        let mut conn = client.get_connection().expect("connect for cleanup");
-        redis::cmd("UNLINK")
-            .arg(keys)
-            .exec(&mut conn)
-            .expect("delete the test's streams");
-    }
+    LiveLog::new(common::connect().await.log())
 }
 
 switchboard_core::log_conformance!(setup);
@@ -97,10 +50,7 @@ mod redis_specific {
         let mut config = common::config();
         config.log_claim_idle = Duration::from_millis(500);
         let redis = common::connect_with(config).await;
-        let log = LiveLog {
-            log: redis.log(),
-            topics: Arc::default(),
-        };
+        let log = LiveLog::new(redis.log());
         let names = Names::unique();
         let (topic, group) = (names.subject("crash"), names.group("g"));
         log.create_topic(&topic, 1).await;
@@ -152,14 +102,13 @@ mod redis_specific {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn foreign_entries_are_skipped_and_acked() {
         let redis = common::connect().await;
-        let log = LiveLog {
-            log: redis.log(),
-            topics: Arc::default(),
-        };
+        let log = LiveLog::new(redis.log());
         let names = Names::unique();
         let (topic, group) = (names.subject("foreign"), names.group("g"));
         log.create_topic(&topic, 1).await;
         let mut conn = redis.connection();
+        // A foreign entry with a sequence id, which Switchboard can still append after (for
+        // a time-based one, see `a_foreign_time_based_entry_makes_append_fail_clearly`).
         let _: String = redis::cmd("XADD")
             .arg(log.log.stream_key(&topic, 0))
             .arg("0-*")
@@ -192,6 +141,68 @@ mod redis_specific {
                 .is_err(),
             "nothing else is delivered"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_foreign_time_based_entry_makes_append_fail_clearly() {
+        let redis = common::connect().await;
+        let log = LiveLog::new(redis.log());
+        let names = Names::unique();
+        let (topic, group) = (names.subject("foreign-time"), names.group("g"));
+        log.create_topic(&topic, 1).await;
+        log.log
+            .append(Envelope::new(topic.clone(), "before"))
+            .await
+            .expect("append before the foreign entry");
+        let stream = log.log.stream_key(&topic, 0);
+        let mut conn = redis.connection();
+        let foreign_id: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg("field")
+            .arg("written by another tool")
+            .query_async(&mut conn)
+            .await
+            .expect("raw XADD with a time-based id");
+        assert!(!foreign_id.starts_with("0-"), "{foreign_id}");
+
+        for _ in 0..2 {
+            let err = log
+                .log
+                .append(Envelope::new(topic.clone(), "after"))
+                .await
+                .expect_err("XADD 0-* after a time-based id must fail");
+            assert!(!err.is_transient(), "retrying cannot help: {err:?}");
+            let source = std::error::Error::source(&err).expect("a source");
+            match source.downcast_ref::<RedisBackendError>() {
+                Some(RedisBackendError::ForeignStream { stream: named }) => {
+                    assert_eq!(named, &stream);
+                }
+                other => panic!("expected ForeignStream, got {other:?} in {err:?}"),
+            }
+            let message = switchboard_core::report(&err);
+            assert!(
+                message.contains(&stream) && message.contains("belong to switchboard"),
+                "{message}"
+            );
+        }
+
+        // Reading still works: the framed entry arrives, the foreign one is skipped and acked.
+        let mut member = log
+            .log
+            .join(&group, std::slice::from_ref(&topic))
+            .await
+            .expect("join");
+        let delivery = next_ok(&mut member, WAIT, "the framed entry").await;
+        assert_eq!(text(&delivery), "before");
+        delivery.ack().await.expect("ack");
+        tokio::time::timeout(WAIT, async {
+            while pending(&log, &mut conn, &topic, group.as_str()).await > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("the foreign entry is acked");
     }
 
     #[tokio::test]

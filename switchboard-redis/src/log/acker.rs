@@ -9,6 +9,9 @@ use tokio::{sync::mpsc, time::Instant};
 
 use crate::error::from_redis;
 
+/// Longer nack delays are cut to this (a day), as in the in-memory log.
+pub(super) const MAX_NACK_DELAY: Duration = Duration::from_secs(24 * 3600);
+
 /// A request to deliver an entry again, handled by the member that read it.
 #[derive(Debug)]
 pub(super) struct Retry {
@@ -34,7 +37,7 @@ impl StreamAcker {
         let _ = self.retries.send(Retry {
             partition: self.partition,
             id: self.id,
-            due: Instant::now() + delay,
+            due: Instant::now() + delay.min(MAX_NACK_DELAY),
         });
     }
 }

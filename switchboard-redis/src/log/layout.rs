@@ -30,8 +30,9 @@ impl Layout {
 }
 
 /// The offset of an entry id `<ms>-<seq>`. Switchboard appends with `0-*`, so its offsets are
-/// the sequence numbers 1, 2, 3…; entries added by others with time-based ids still get
-/// increasing offsets.
+/// the sequence numbers 1, 2, 3…. A foreign entry with a time-based id (`<ms>` above 0) still
+/// gets a larger offset when read, but after it `XADD 0-*` fails: the streams belong to
+/// Switchboard (see `RedisBackendError::ForeignStream`).
 pub(super) fn offset(id: &str) -> u64 {
     let (ms, seq) = split_id(id);
     (ms << 20).wrapping_add(seq)

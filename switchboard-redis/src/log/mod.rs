@@ -17,8 +17,8 @@ use std::{
 use futures::Stream;
 use redis::{AsyncConnectionConfig, Client, aio::ConnectionManager};
 use switchboard_core::{
-    Delivery, Envelope, Group, InvalidInput, LogConsumer, LogProducer, Position, Result, Topic,
-    TopicAdmin,
+    Delivery, Envelope, Error, Group, InvalidInput, LogConsumer, LogProducer, Position, Result,
+    Topic, TopicAdmin,
 };
 use tokio::sync::mpsc;
 
@@ -26,7 +26,11 @@ use self::{
     layout::{Layout, offset, partition_for},
     member::{FRAME_FIELD, Member, Partition, Settings},
 };
-use crate::{RedisConfig, error::from_redis, frame};
+use crate::{
+    RedisConfig,
+    error::{RedisBackendError, from_redis, is_id_too_small},
+    frame,
+};
 
 /// The most partitions a topic may have.
 pub const MAX_PARTITIONS: u32 = 1024;
@@ -40,19 +44,32 @@ pub const MAX_PARTITIONS: u32 = 1024;
 /// - `append` is one `XADD <stream> 0-* f <frame>` (Redis 7 or newer): the offset is the
 ///   entry's sequence number, 1, 2, 3… per partition. Messages with the same key go to the
 ///   same partition (a stable FNV-1a hash), keyless ones round robin.
+/// - **The streams belong to Switchboard.** Once anything else adds an entry with a
+///   time-based id (`XADD <stream> * …`), `XADD 0-*` can no longer append after it, and
+///   `append` to that partition fails with a non-transient [`Error::Backend`] whose source is
+///   [`RedisBackendError::ForeignStream`].
 /// - Each group is a Redis consumer group on every partition stream, created at the oldest
 ///   entry when the first member joins. Each member reads with `XREADGROUP` on its own
 ///   connection and acks with `XACK`.
 /// - **Members of one group share entries, not partitions** (Redis consumer groups hand each
 ///   entry to one member): every entry goes to exactly one member, but the order per key is
 ///   kept only while a group has one member.
-/// - `nack` (and a delivery dropped unsettled) redelivers the entry after its delay, with the
-///   member's later unacked entries of that partition after it; the partition holds back new
-///   entries meanwhile, so per-key order holds across redeliveries.
+/// - `nack` (and a delivery dropped unsettled) redelivers the entry after its delay (at most
+///   a day), with the member's later unacked entries of that partition after it; the
+///   partition holds back new entries meanwhile, so per-key order holds across
+///   redeliveries. As in the in-memory log, a partition waits for one rewind at a time: a
+///   nack at or after the waiting offset changes nothing (that entry comes back with the
+///   rewind), an earlier one replaces it, with its own delay. The member keeps resetting the
+///   idle time of the waiting entries, so no `XAUTOCLAIM` takes them before they are due,
+///   however long the delay.
 /// - A member whose stream is dropped hands its unacked entries back at once; the next
 ///   member's `XAUTOCLAIM` takes them over. A member that vanished without leaving (a crashed
 ///   process) loses its entries to `XAUTOCLAIM` after [`RedisConfig::log_claim_idle`], and so
-///   does a delivery kept unacked for longer than that: it may then arrive twice.
+///   does a delivery kept unacked (not nacked) for longer than that: it may then arrive
+///   twice. A vanished member holding no entries is removed from the group
+///   (`XGROUP DELCONSUMER`) once it has been idle for that long.
+/// - Entries deleted from a stream (`XDEL`, `XTRIM`) while pending are acked when a rewind
+///   meets them, and skipped.
 /// - Streams are not trimmed: delete or `XTRIM` them when their entries are no longer needed.
 #[derive(Clone)]
 pub struct RedisLog {
@@ -158,14 +175,21 @@ impl LogProducer for RedisLog {
             partitions,
             self.round_robin.fetch_add(1, Ordering::Relaxed),
         );
+        let stream = self.layout.stream(&topic, partition);
         let id: String = redis::cmd("XADD")
-            .arg(self.layout.stream(&topic, partition))
+            .arg(&stream)
             .arg("0-*")
             .arg(FRAME_FIELD)
             .arg(frame::encode(&msg))
             .query_async(&mut self.conn.clone())
             .await
-            .map_err(from_redis)?;
+            .map_err(|err| {
+                if is_id_too_small(&err) {
+                    Error::backend(RedisBackendError::ForeignStream { stream })
+                } else {
+                    from_redis(err)
+                }
+            })?;
         let position = Position {
             partition,
             offset: offset(&id),

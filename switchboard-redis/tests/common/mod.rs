@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod live_log;
+
 use switchboard_redis::{Redis, RedisConfig};
 
 /// `REDIS_URL`, or the local default.

@@ -17,6 +17,11 @@ use super::{
 };
 use crate::frame;
 
+mod membership;
+mod waiting;
+
+use waiting::Waiting;
+
 /// The stream field that holds the frame.
 pub(super) const FRAME_FIELD: &str = "f";
 
@@ -47,8 +52,10 @@ pub(super) struct Member {
     pub(super) retries_tx: mpsc::UnboundedSender<Retry>,
     pub(super) retries_rx: mpsc::UnboundedReceiver<Retry>,
     pub(super) settings: Settings,
-    waiting: Vec<Retry>,
+    /// Per partition: where a rewind starts and when (at most one per partition).
+    waiting: Vec<Option<Waiting>>,
     last_claim: Option<Instant>,
+    last_cleanup: Option<Instant>,
 }
 
 /// `Ok(false)`: the stream was dropped and the member leaves.
@@ -67,6 +74,7 @@ impl Member {
         settings: Settings,
     ) -> Self {
         let (retries_tx, retries_rx) = mpsc::unbounded_channel();
+        let waiting = partitions.iter().map(|_| None).collect();
         let uuid = uuid::Uuid::now_v7().simple().to_string();
         Member {
             reader,
@@ -80,8 +88,9 @@ impl Member {
             retries_tx,
             retries_rx,
             settings,
-            waiting: Vec::new(),
+            waiting,
             last_claim: None,
+            last_cleanup: None,
         }
     }
 
@@ -125,23 +134,23 @@ impl Member {
 
     async fn step(&mut self) -> Step {
         while let Ok(retry) = self.retries_rx.try_recv() {
-            self.waiting.push(retry);
+            self.wait_for(retry);
         }
         let now = Instant::now();
         for p in 0..self.partitions.len() {
-            let retries = self.waiting.iter().filter(|r| r.partition == p);
-            if !retries.clone().any(|r| r.due <= now) {
+            let Some(due) = self.waiting[p].take_if(|w| w.due <= now) else {
                 continue;
-            }
-            let from = retries
-                .min_by_key(|r| offset(&r.id))
-                .map(|r| r.id.clone())
-                .expect("a due retry");
-            self.waiting.retain(|r| r.partition != p);
-            if !self.rewind(p, &from).await? {
-                return Ok(false);
+            };
+            match self.rewind(p, &due.from).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(err) => {
+                    self.waiting[p] = Some(due);
+                    return Err(err);
+                }
             }
         }
+        self.keep_waiting_entries().await?;
         let claim_every = self.settings.block * 2;
         if self.last_claim.is_none_or(|at| at.elapsed() >= claim_every) {
             self.last_claim = Some(Instant::now());
@@ -156,9 +165,9 @@ impl Member {
     /// (a partition waiting for a redelivery holds back its later entries, to keep order).
     async fn read_new(&mut self) -> Step {
         let active: Vec<usize> = (0..self.partitions.len())
-            .filter(|p| !self.waiting.iter().any(|r| r.partition == *p))
+            .filter(|&p| self.waiting[p].is_none())
             .collect();
-        let next_due = self.waiting.iter().map(|r| r.due).min();
+        let next_due = self.waiting.iter().flatten().map(|w| w.due).min();
         let block = next_due.map_or(self.settings.block, |due| {
             due.saturating_duration_since(Instant::now())
                 .min(self.settings.block)
@@ -217,13 +226,24 @@ impl Member {
                 .into_iter()
                 .flat_map(|r| r.keys)
                 .flat_map(|k| k.ids)
-                .filter(|e| !e.map.is_empty())
                 .collect();
             let Some(last) = entries.last().map(|e| e.id.clone()) else {
                 return Ok(true);
             };
+            // Count the page before dropping deleted entries, or a page of them ends the rewind.
             let full = entries.len() >= self.settings.batch;
-            if !self.deliver_again(p, entries).await? {
+            let (live, deleted): (Vec<StreamId>, Vec<StreamId>) =
+                entries.into_iter().partition(|e| !e.map.is_empty());
+            if !deleted.is_empty() {
+                // Deleted from the stream (`XDEL`, `XTRIM`) while pending: nothing to deliver.
+                redis::cmd("XACK")
+                    .arg(&*stream)
+                    .arg(self.group.as_str())
+                    .arg(deleted.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+                    .exec_async(&mut self.commands)
+                    .await?;
+            }
+            if !self.deliver_again(p, live).await? {
                 return Ok(false);
             }
             if !full {
@@ -234,9 +254,19 @@ impl Member {
     }
 
     /// Takes over entries that another member left behind: handed back when it left, or
-    /// unacked for longer than the claim idle time.
+    /// unacked for longer than the claim idle time. Once per claim idle time, also removes
+    /// the members that vanished without leaving and hold nothing any more.
     async fn claim(&mut self) -> Step {
+        let cleanup = self
+            .last_cleanup
+            .is_none_or(|at| at.elapsed() >= self.settings.claim_idle);
+        if cleanup {
+            self.last_cleanup = Some(Instant::now());
+        }
         for p in 0..self.partitions.len() {
+            if cleanup {
+                self.remove_vanished(p).await?;
+            }
             let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
                 .arg(&*self.partitions[p].stream)
                 .arg(self.group.as_str())
@@ -331,45 +361,6 @@ impl Member {
         };
         let delivery = Delivery::new(envelope, position, attempt, acker);
         Ok(self.tx.send(Ok(delivery)).await.is_ok())
-    }
-
-    /// Hands back the entries this member still holds, marked as long idle so the next member
-    /// claims them at once, and removes the member from the group if it holds none.
-    async fn leave(&mut self) -> RedisResult<()> {
-        let mark_idle = (self.settings.claim_idle + Duration::from_secs(3600)).as_millis() as u64;
-        for partition in &self.partitions {
-            let pending: StreamPendingCountReply = redis::cmd("XPENDING")
-                .arg(&*partition.stream)
-                .arg(self.group.as_str())
-                .arg("-")
-                .arg("+")
-                .arg(100_000)
-                .arg(&self.consumer)
-                .query_async(&mut self.commands)
-                .await?;
-            if pending.ids.is_empty() {
-                redis::cmd("XGROUP")
-                    .arg("DELCONSUMER")
-                    .arg(&*partition.stream)
-                    .arg(self.group.as_str())
-                    .arg(&self.consumer)
-                    .exec_async(&mut self.commands)
-                    .await?;
-                continue;
-            }
-            let mut cmd = redis::cmd("XCLAIM");
-            cmd.arg(&*partition.stream)
-                .arg(self.group.as_str())
-                .arg(&self.consumer)
-                .arg(0);
-            for id in &pending.ids {
-                cmd.arg(&id.id);
-            }
-            cmd.arg("IDLE").arg(mark_idle).arg("JUSTID");
-            cmd.exec_async(&mut self.commands).await?;
-        }
-        tracing::debug!(group = %self.group, consumer = %self.consumer, "left the group");
-        Ok(())
     }
 
     fn partition_of(&self, stream: &str) -> Option<usize> {
