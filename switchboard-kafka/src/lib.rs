@@ -1,4 +1,4 @@
-//! Switchboard's Kafka backend: an idempotent, pipelined [`LogProducer`], consumer groups as a
+//! Switchboard's Kafka backend: an idempotent, pipelined [`LogProducer`](switchboard_core::LogProducer), consumer groups as a
 //! `Stream` of deliveries with explicit, in-order acks, and topics created through the admin
 //! API. Built on rdkafka with a bundled librdkafka (no system library needed).
 //!
