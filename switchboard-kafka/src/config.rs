@@ -2,7 +2,7 @@
 
 use std::{fmt, time::Duration};
 
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, config::RDKafkaLogLevel};
 
 /// How the members of a consumer group split the partitions
 /// (`partition.assignment.strategy`).
@@ -174,6 +174,11 @@ impl KafkaConfig {
         self.prefetch
     }
 
+    /// How long an append may wait for the broker.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.delivery_timeout
+    }
+
     /// The admin and metadata request timeout.
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
@@ -192,6 +197,13 @@ impl KafkaConfig {
     }
 
     fn finish(&self, mut config: ClientConfig) -> ClientConfig {
+        // librdkafka's lines go to `tracing`; its `debug` property asks for debug lines.
+        let debug = self.overrides.iter().any(|(key, _)| key == "debug");
+        config.set_log_level(if debug {
+            RDKafkaLogLevel::Debug
+        } else {
+            RDKafkaLogLevel::Info
+        });
         for (key, value) in &self.overrides {
             config.set(key, value);
         }

@@ -30,6 +30,8 @@ const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(5);
 pub struct KafkaProducer {
     producer: FutureProducer<TracingContext>,
     max_message_bytes: usize,
+    delivery_timeout: Duration,
+    request_timeout: Duration,
 }
 
 impl std::fmt::Debug for KafkaProducer {
@@ -53,7 +55,14 @@ impl KafkaProducer {
         Ok(KafkaProducer {
             producer,
             max_message_bytes,
+            delivery_timeout: config.delivery_timeout(),
+            request_timeout: config.request_timeout(),
         })
+    }
+
+    /// Appends handed to the client and not yet acknowledged by the broker.
+    pub fn pending(&self) -> usize {
+        usize::try_from(self.producer.in_flight_count()).unwrap_or_default()
     }
 
     /// Waits until every append handed to the client so far is acknowledged or failed.
@@ -77,7 +86,8 @@ impl KafkaProducer {
         self.producer.send_result(record).map_err(|(err, _)| err)
     }
 
-    fn refused(&self, msg: &Envelope, err: KafkaError) -> Error {
+    /// Maps a refused or failed append onto the portable error.
+    async fn failed(&self, msg: &Envelope, err: KafkaError) -> Error {
         let topic = msg.subject().as_str();
         match err.rdkafka_error_code() {
             Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
@@ -91,12 +101,43 @@ impl KafkaProducer {
                 RDKafkaErrorCode::UnknownTopicOrPartition
                 | RDKafkaErrorCode::UnknownTopic
                 | RDKafkaErrorCode::UnknownPartition,
-            ) => Error::backend(KafkaBackendError::UnknownTopic {
-                topic: topic.to_owned(),
-            }),
+            ) => unknown_topic(topic),
+            // librdkafka waits for a missing topic until the delivery timeout: say which it was.
+            Some(RDKafkaErrorCode::MessageTimedOut) => match self.topic_exists(topic).await {
+                Some(false) => unknown_topic(topic),
+                _ => Error::Timeout {
+                    after: self.delivery_timeout,
+                },
+            },
             _ => error::map(err),
         }
     }
+
+    /// Whether the broker lists `topic`; `None` if it could not be asked.
+    async fn topic_exists(&self, topic: &str) -> Option<bool> {
+        let producer = self.producer.clone();
+        let (topic, timeout) = (topic.to_owned(), self.request_timeout);
+        tokio::task::spawn_blocking(move || {
+            let metadata = producer
+                .client()
+                .fetch_metadata(Some(&topic), timeout)
+                .ok()?;
+            Some(
+                metadata.topics().iter().any(|t| {
+                    t.name() == topic && t.error().is_none() && !t.partitions().is_empty()
+                }),
+            )
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
+
+fn unknown_topic(topic: &str) -> Error {
+    Error::backend(KafkaBackendError::UnknownTopic {
+        topic: topic.to_owned(),
+    })
 }
 
 fn is_queue_full(err: &KafkaError) -> bool {
@@ -117,7 +158,7 @@ impl LogProducer for KafkaProducer {
                         tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
                         attempt = this.enqueue(&msg);
                     }
-                    Err(err) => return Err(this.refused(&msg, err)),
+                    Err(err) => return Err(this.failed(&msg, err).await),
                 }
             };
             this.delivered(&msg, delivery).await
@@ -141,7 +182,7 @@ impl KafkaProducer {
                 );
                 Ok(position)
             }
-            Ok(Err((err, _))) => Err(self.refused(msg, err)),
+            Ok(Err((err, _))) => Err(self.failed(msg, err).await),
             Err(_canceled) => Err(Error::Closed),
         }
     }

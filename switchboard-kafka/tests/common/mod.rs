@@ -17,9 +17,17 @@ pub struct Kafka {
 /// The settings every live test uses: a short commit interval and session timeout, so groups
 /// settle and commits land quickly.
 pub fn config() -> KafkaConfig {
-    let config = KafkaConfig::from_env()
+    init_tracing();
+    let mut config = KafkaConfig::from_env()
         .with_commit_interval(Duration::from_millis(200))
-        .with_session_timeout(Duration::from_secs(6));
+        .with_session_timeout(Duration::from_secs(6))
+        // tansu 0.6 (memory/dynostore) serves a fetch only from batches that start at or after
+        // the fetch offset, so a consumer resuming inside a multi-record batch would skip it.
+        // One record per batch keeps every offset a batch start. See docs/backends/kafka.md.
+        .set("batch.num.messages", "1");
+    if let Ok(debug) = std::env::var("KAFKA_DEBUG") {
+        config = config.set("debug", debug);
+    }
     assert_reachable(config.brokers());
     config
 }
@@ -82,5 +90,15 @@ impl LogFixture for Kafka {
 
     fn redelivery_timeout(&self) -> Duration {
         Duration::from_secs(20)
+    }
+}
+
+/// Logs to the test output when `RUST_LOG` is set (for example `RUST_LOG=switchboard_kafka=debug`).
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
     }
 }
