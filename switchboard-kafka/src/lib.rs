@@ -42,7 +42,7 @@
 //! - **Idempotent appends.** `enable.idempotence=true` and `acks=all`: a retry inside the
 //!   client stores a record once, in order.
 //!
-//! See `docs/backends/kafka.md` for configuration and how to run the tests against a broker.
+//! See `docs/backends.md (Kafka)` for configuration and how to run the tests against a broker.
 
 mod admin;
 mod codec;

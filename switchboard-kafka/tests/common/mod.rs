@@ -35,7 +35,7 @@ pub fn config() -> KafkaConfig {
         .with_session_timeout(Duration::from_secs(6))
         // tansu 0.6 (memory/dynostore) serves a fetch only from batches that start at or after
         // the fetch offset, so a consumer resuming inside a multi-record batch would skip it.
-        // One record per batch keeps every offset a batch start. See docs/backends/kafka.md.
+        // One record per batch keeps every offset a batch start. See docs/backends.md (Kafka).
         .set("batch.num.messages", "1");
     if let Ok(debug) = std::env::var("KAFKA_DEBUG") {
         config = config.set("debug", debug);
