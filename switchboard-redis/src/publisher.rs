@@ -1,0 +1,63 @@
+//! [`RedisPublisher`]: `PUBLISH` on the shared command connection.
+
+use redis::aio::ConnectionManager;
+use switchboard_core::{Envelope, Publisher, Result};
+
+use crate::{channel::Channels, error::from_redis, frame};
+
+/// Publishes [`Envelope`]s with `PUBLISH <channel> <frame>`.
+///
+/// The channel is the subject (under the configured channel prefix, if any). The frame carries
+/// the id, timestamp, key, headers and raw payload; see the crate docs for its layout.
+/// Delivery is at-most-once: Redis hands the message to the subscribers connected right now
+/// and keeps nothing.
+#[derive(Clone)]
+pub struct RedisPublisher {
+    conn: ConnectionManager,
+    channels: Channels,
+    max_payload: usize,
+}
+
+impl std::fmt::Debug for RedisPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisPublisher")
+            .field("channels", &self.channels)
+            .field("max_payload", &self.max_payload)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisPublisher {
+    pub(crate) fn new(conn: ConnectionManager, channels: Channels, max_payload: usize) -> Self {
+        RedisPublisher {
+            conn,
+            channels,
+            max_payload,
+        }
+    }
+
+    /// Publishes `msg` and returns how many subscriber connections Redis handed it to (the
+    /// reply of `PUBLISH`). One [`RedisSubscriber`](crate::RedisSubscriber) connection counts
+    /// once however many of its subscriptions match; `0` means nobody was listening.
+    pub async fn publish_and_count(&self, msg: Envelope) -> Result<u64> {
+        msg.check_size(self.max_payload)?;
+        let channel = self.channels.channel(msg.subject());
+        let receivers: u64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(frame::encode(&msg))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(|err| {
+                tracing::debug!(subject = %msg.subject(), error = %err, "publish failed");
+                from_redis(err)
+            })?;
+        tracing::trace!(subject = %msg.subject(), receivers, "published");
+        Ok(receivers)
+    }
+}
+
+impl Publisher for RedisPublisher {
+    async fn publish(&self, msg: Envelope) -> Result<()> {
+        self.publish_and_count(msg).await.map(drop)
+    }
+}
