@@ -1,0 +1,144 @@
+//! How an [`Envelope`] travels as a Kafka record.
+//!
+//! | envelope | Kafka record |
+//! |---|---|
+//! | subject | topic |
+//! | key | key (UTF-8); it picks the partition |
+//! | payload | value |
+//! | headers | headers, one per pair |
+//! | id | header [`ID_HEADER`] (a UUID) |
+//! | timestamp | record timestamp (milliseconds; finer precision is dropped) |
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use rdkafka::{
+    Timestamp,
+    message::{BorrowedMessage, Header, Headers as _, Message as _, OwnedHeaders},
+};
+use switchboard_core::{Envelope, Headers, Topic};
+use uuid::Uuid;
+
+/// The record header that carries [`Envelope::id`]. A user header of this name is replaced.
+pub const ID_HEADER: &str = "switchboard-id";
+
+/// The record headers of `msg`: its own headers plus its id.
+pub(crate) fn record_headers(msg: &Envelope) -> OwnedHeaders {
+    let id = msg.id().hyphenated().to_string();
+    let mut headers = OwnedHeaders::new_with_capacity(msg.headers().len() + 1);
+    for (name, value) in msg.headers().iter().filter(|(name, _)| *name != ID_HEADER) {
+        headers = headers.insert(Header {
+            key: name,
+            value: Some(value),
+        });
+    }
+    headers.insert(Header {
+        key: ID_HEADER,
+        value: Some(&id),
+    })
+}
+
+/// The record timestamp of `msg`, in milliseconds since the Unix epoch.
+pub(crate) fn record_timestamp(msg: &Envelope) -> i64 {
+    msg.timestamp()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Rebuilds the envelope of a consumed record of `topic`.
+///
+/// A record from a producer that did not set [`ID_HEADER`] gets an id derived from its topic,
+/// partition and offset, so every redelivery carries the same id.
+pub(crate) fn envelope(topic: &Topic, record: &BorrowedMessage<'_>) -> Envelope {
+    let mut id = None;
+    let mut headers = Vec::new();
+    if let Some(record_headers) = record.headers() {
+        for header in record_headers.iter() {
+            let value = String::from_utf8_lossy(header.value.unwrap_or_default());
+            if header.key == ID_HEADER {
+                id = Uuid::parse_str(&value).ok();
+            } else {
+                headers.push((header.key.to_owned(), value.into_owned()));
+            }
+        }
+    }
+    let id = id.unwrap_or_else(|| derived_id(topic, record.partition(), record.offset()));
+    let mut msg = Envelope::new(topic.clone(), record.payload().unwrap_or_default().to_vec())
+        .with_id(id)
+        .with_headers(headers.into_iter().collect::<Headers>());
+    if let Some(key) = record.key() {
+        msg = msg.with_key(String::from_utf8_lossy(key));
+    }
+    if let Some(millis) = timestamp_millis(record.timestamp()) {
+        msg = msg.with_timestamp(UNIX_EPOCH + Duration::from_millis(millis));
+    }
+    msg
+}
+
+fn timestamp_millis(timestamp: Timestamp) -> Option<u64> {
+    timestamp.to_millis().and_then(|ms| u64::try_from(ms).ok())
+}
+
+/// A stable version-8 UUID naming one record: FNV-1a of topic and partition, then the offset.
+fn derived_id(topic: &Topic, partition: i32, offset: i64) -> Uuid {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in topic.as_str().bytes().chain(partition.to_be_bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&hash.to_be_bytes());
+    bytes[8..].copy_from_slice(&offset.to_be_bytes());
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::Headers as _;
+    use switchboard_core::Subject;
+
+    use super::*;
+
+    #[test]
+    fn headers_carry_the_id_and_replace_a_forged_one() {
+        let msg = Envelope::new(Subject::new("a.b").unwrap(), "x")
+            .with_header("trace", "t1")
+            .with_header(ID_HEADER, "forged");
+        let headers = record_headers(&msg);
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .map(|h| {
+                (
+                    h.key.to_owned(),
+                    String::from_utf8(h.value.unwrap().to_vec()).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("trace".to_owned(), "t1".to_owned()),
+                (ID_HEADER.to_owned(), msg.id().hyphenated().to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn timestamp_is_in_milliseconds() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123) + Duration::from_micros(456);
+        let msg = Envelope::new(Subject::new("a").unwrap(), "x").with_timestamp(at);
+        assert_eq!(record_timestamp(&msg), 1_700_000_000_123);
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_distinct() {
+        let topic = Subject::new("t").unwrap();
+        assert_eq!(derived_id(&topic, 0, 7), derived_id(&topic, 0, 7));
+        assert_ne!(derived_id(&topic, 0, 7), derived_id(&topic, 1, 7));
+        assert_ne!(derived_id(&topic, 0, 7), derived_id(&topic, 0, 8));
+        assert_eq!(
+            derived_id(&topic, 0, 7).get_version(),
+            Some(uuid::Version::Custom)
+        );
+    }
+}

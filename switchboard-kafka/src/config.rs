@@ -1,0 +1,300 @@
+//! [`KafkaConfig`]: where the brokers are and how producer, consumer and admin behave.
+
+use std::{fmt, time::Duration};
+
+use rdkafka::{ClientConfig, config::RDKafkaLogLevel};
+
+/// How the members of a consumer group split the partitions
+/// (`partition.assignment.strategy`).
+///
+/// All members of one group must use the same strategy: a broker refuses a member whose
+/// strategy differs from the group's (`InconsistentGroupProtocol`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AssignmentStrategy {
+    /// Contiguous ranges of each topic's partitions per member (Kafka's `range`). Eager: every
+    /// rebalance revokes every partition first.
+    #[default]
+    Range,
+    /// Partitions dealt out one by one (`roundrobin`). Eager.
+    RoundRobin,
+    /// Keeps partitions where they are and moves only what must move
+    /// (`cooperative-sticky`): members keep consuming the partitions they keep during a
+    /// rebalance.
+    CooperativeSticky,
+    /// Any value librdkafka accepts, such as `range,roundrobin`.
+    Custom(String),
+}
+
+impl AssignmentStrategy {
+    /// The librdkafka property value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            AssignmentStrategy::Range => "range",
+            AssignmentStrategy::RoundRobin => "roundrobin",
+            AssignmentStrategy::CooperativeSticky => "cooperative-sticky",
+            AssignmentStrategy::Custom(value) => value,
+        }
+    }
+}
+
+impl fmt::Display for AssignmentStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Settings shared by [`KafkaProducer`](crate::KafkaProducer),
+/// [`KafkaConsumer`](crate::KafkaConsumer) and [`KafkaAdmin`](crate::KafkaAdmin).
+///
+/// The defaults suit a local broker; [`KafkaConfig::set`] passes any other librdkafka property
+/// through (it wins over the values this type sets).
+///
+/// ```
+/// use std::time::Duration;
+/// use switchboard_kafka::{AssignmentStrategy, KafkaConfig};
+///
+/// let config = KafkaConfig::new("127.0.0.1:9092")
+///     .with_client_id("processor")
+///     .with_assignment_strategy(AssignmentStrategy::CooperativeSticky)
+///     .with_commit_interval(Duration::from_millis(500))
+///     .set("socket.keepalive.enable", "true");
+/// assert_eq!(config.brokers(), "127.0.0.1:9092");
+/// ```
+#[derive(Clone, Debug)]
+pub struct KafkaConfig {
+    brokers: String,
+    client_id: String,
+    assignment_strategy: AssignmentStrategy,
+    session_timeout: Duration,
+    commit_interval: Duration,
+    prefetch: usize,
+    delivery_timeout: Duration,
+    request_timeout: Duration,
+    replication_factor: i32,
+    overrides: Vec<(String, String)>,
+}
+
+impl KafkaConfig {
+    /// Settings for the comma-separated `host:port` list `brokers`.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        KafkaConfig {
+            brokers: brokers.into(),
+            client_id: "switchboard".into(),
+            assignment_strategy: AssignmentStrategy::default(),
+            session_timeout: Duration::from_secs(10),
+            commit_interval: Duration::from_secs(1),
+            prefetch: 256,
+            delivery_timeout: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(30),
+            replication_factor: 1,
+            overrides: Vec::new(),
+        }
+    }
+
+    /// Reads `KAFKA_BROKERS`, defaulting to `127.0.0.1:9092`.
+    pub fn from_env() -> Self {
+        Self::new(std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()))
+    }
+
+    /// The `client.id` the broker logs and quotas see. Default `switchboard`.
+    pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = client_id.into();
+        self
+    }
+
+    /// How a group splits partitions. Default [`AssignmentStrategy::Range`].
+    pub fn with_assignment_strategy(mut self, strategy: AssignmentStrategy) -> Self {
+        self.assignment_strategy = strategy;
+        self
+    }
+
+    /// How long a silent member stays in its group (`session.timeout.ms`). Default 10 s.
+    pub fn with_session_timeout(mut self, timeout: Duration) -> Self {
+        self.session_timeout = timeout;
+        self
+    }
+
+    /// How often acked offsets are committed in the background (`auto.commit.interval.ms`).
+    /// Default 1 s. Revokes and shutdown commit at once, whatever this says.
+    pub fn with_commit_interval(mut self, interval: Duration) -> Self {
+        self.commit_interval = interval;
+        self
+    }
+
+    /// Deliveries a member fetches ahead of its stream's reader, at most. Default 256.
+    pub fn with_prefetch(mut self, deliveries: usize) -> Self {
+        self.prefetch = deliveries.max(1);
+        self
+    }
+
+    /// How long an append may wait for the broker, retries included
+    /// (`message.timeout.ms`). Default 120 s.
+    pub fn with_delivery_timeout(mut self, timeout: Duration) -> Self {
+        self.delivery_timeout = timeout;
+        self
+    }
+
+    /// How long admin and metadata requests wait. Default 30 s.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Replicas of each partition of topics that [`KafkaAdmin`](crate::KafkaAdmin) creates.
+    /// Default 1, which suits a single development broker; use 3 in production.
+    pub fn with_replication_factor(mut self, replicas: u16) -> Self {
+        self.replication_factor = i32::from(replicas.max(1));
+        self
+    }
+
+    /// Sets any librdkafka property, overriding what this type would set.
+    pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.overrides.push((key.into(), value.into()));
+        self
+    }
+
+    /// The bootstrap brokers.
+    pub fn brokers(&self) -> &str {
+        &self.brokers
+    }
+
+    /// The group assignment strategy.
+    pub fn assignment_strategy(&self) -> &AssignmentStrategy {
+        &self.assignment_strategy
+    }
+
+    /// The background commit interval.
+    pub fn commit_interval(&self) -> Duration {
+        self.commit_interval
+    }
+
+    /// Deliveries fetched ahead per member.
+    pub fn prefetch(&self) -> usize {
+        self.prefetch
+    }
+
+    /// How long an append may wait for the broker.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.delivery_timeout
+    }
+
+    /// The admin and metadata request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    pub(crate) fn replication_factor(&self) -> i32 {
+        self.replication_factor
+    }
+
+    fn client(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", &self.client_id);
+        config
+    }
+
+    fn finish(&self, mut config: ClientConfig) -> ClientConfig {
+        // librdkafka's lines go to `tracing`; its `debug` property asks for debug lines.
+        let debug = self.overrides.iter().any(|(key, _)| key == "debug");
+        config.set_log_level(if debug {
+            RDKafkaLogLevel::Debug
+        } else {
+            RDKafkaLogLevel::Info
+        });
+        for (key, value) in &self.overrides {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// The idempotent producer's librdkafka settings.
+    pub(crate) fn producer_config(&self) -> ClientConfig {
+        let mut config = self.client();
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            // Java's partitioner: the same key lands in the same partition from any client.
+            .set("partitioner", "murmur2_random")
+            .set("message.timeout.ms", millis(self.delivery_timeout))
+            .set("linger.ms", "5");
+        self.finish(config)
+    }
+
+    /// A group member's librdkafka settings: offsets are stored by ack only, and committed by
+    /// librdkafka's auto-commit and by the revoke and shutdown commits.
+    pub(crate) fn consumer_config(&self, group: &str) -> ClientConfig {
+        let mut config = self.client();
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.commit.interval.ms", millis(self.commit_interval))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("session.timeout.ms", millis(self.session_timeout))
+            .set(
+                "heartbeat.interval.ms",
+                millis((self.session_timeout / 4).max(Duration::from_millis(100))),
+            )
+            .set(
+                "partition.assignment.strategy",
+                self.assignment_strategy.as_str(),
+            );
+        self.finish(config)
+    }
+
+    /// A consumer that only reads group offsets; it never joins the group.
+    pub(crate) fn offsets_reader_config(&self, group: &str) -> ClientConfig {
+        let mut config = self.client();
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false");
+        self.finish(config)
+    }
+
+    /// The admin client's settings.
+    pub(crate) fn admin_config(&self) -> ClientConfig {
+        self.finish(self.client())
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self::from_env()
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().max(1).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_stores_offsets_only_by_ack() {
+        let config = KafkaConfig::new("b:9092")
+            .with_assignment_strategy(AssignmentStrategy::CooperativeSticky)
+            .consumer_config("g");
+        assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(config.get("enable.auto.commit"), Some("true"));
+        assert_eq!(
+            config.get("partition.assignment.strategy"),
+            Some("cooperative-sticky")
+        );
+        assert_eq!(config.get("group.id"), Some("g"));
+    }
+
+    #[test]
+    fn producer_is_idempotent_and_overrides_win() {
+        let config = KafkaConfig::new("b:9092")
+            .set("linger.ms", "0")
+            .producer_config();
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert_eq!(config.get("linger.ms"), Some("0"));
+    }
+}

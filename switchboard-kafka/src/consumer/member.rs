@@ -1,0 +1,225 @@
+//! The task that runs one group member: it fetches records ahead of the stream's reader,
+//! carries out acks and nacks, and on shutdown commits and leaves the group.
+
+use std::{sync::Arc, time::Duration};
+
+use rdkafka::{
+    Message as _, Offset, TopicPartitionList,
+    consumer::{Consumer as _, StreamConsumer},
+    error::KafkaError,
+    message::BorrowedMessage,
+};
+use switchboard_core::{Envelope, Result};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
+use tracing::{debug, info, warn};
+
+use super::{
+    rebalance::{MemberContext, Shared},
+    tracker::{Acked, PartitionKey, Stamp},
+};
+use crate::{codec, error};
+
+/// The librdkafka consumer of one member.
+pub(crate) type Member = StreamConsumer<MemberContext>;
+
+/// A record fetched for the stream, stamped with the assignment and epoch it was fetched in.
+pub(crate) struct Fetched {
+    pub(crate) envelope: Envelope,
+    pub(crate) key: PartitionKey,
+    pub(crate) offset: i64,
+    pub(crate) stamp: Stamp,
+}
+
+/// How a delivery is settled; sent by its acker to the member task.
+pub(crate) enum Command {
+    Ack {
+        key: PartitionKey,
+        generation: u64,
+        offset: i64,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Nack {
+        key: PartitionKey,
+        stamp: Stamp,
+        offset: i64,
+        delay: Duration,
+        reply: Option<oneshot::Sender<Result<()>>>,
+    },
+}
+
+/// A partition paused by a delayed nack, and when to resume it.
+struct Resume {
+    at: Instant,
+    key: PartitionKey,
+    generation: u64,
+}
+
+/// Runs the member until its stream is dropped or the consumer fails for good.
+pub(crate) async fn run(
+    consumer: Member,
+    shared: Arc<Shared>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    out: mpsc::Sender<Result<Fetched>>,
+) {
+    let mut permit = None;
+    let mut resumes: Vec<Resume> = Vec::new();
+    loop {
+        let next_resume = resumes.iter().map(|r| r.at).min();
+        tokio::select! {
+            biased;
+            Some(command) = commands.recv() => settle(&consumer, &shared, command, &mut resumes),
+            () = out.closed() => break,
+            () = tokio::time::sleep_until(next_resume.unwrap_or_else(Instant::now)), if next_resume.is_some() => {
+                resume_due(&consumer, &shared, &mut resumes);
+            }
+            reserved = out.reserve(), if permit.is_none() => match reserved {
+                Ok(reserved) => permit = Some(reserved),
+                Err(_closed) => break,
+            },
+            received = consumer.recv(), if permit.is_some() => match received {
+                Ok(record) => {
+                    if let Some(fetched) = fetched(&shared, &record) {
+                        permit.take().expect("a permit is held").send(Ok(fetched));
+                    }
+                }
+                Err(err @ KafkaError::MessageConsumptionFatal(_)) => {
+                    warn!(group = %shared.group, error = %err, "fatal consumer error; the member stops");
+                    permit.take().expect("a permit is held").send(Err(error::map(err)));
+                    break;
+                }
+                // librdkafka recovers from the others by itself (broker down, leader moved…).
+                Err(err) => warn!(group = %shared.group, error = %err, "consumer error"),
+            },
+        }
+    }
+    drop(permit);
+    shutdown(consumer, shared).await;
+}
+
+fn fetched(shared: &Shared, record: &BorrowedMessage<'_>) -> Option<Fetched> {
+    let key = shared.key(record.topic(), record.partition())?;
+    let stamp = shared.tracker().stamp(&key)?;
+    Some(Fetched {
+        envelope: codec::envelope(&key.0, record),
+        offset: record.offset(),
+        key,
+        stamp,
+    })
+}
+
+fn partition_list(
+    key: &PartitionKey,
+    offset: Option<i64>,
+) -> rdkafka::error::KafkaResult<TopicPartitionList> {
+    let mut list = TopicPartitionList::with_capacity(1);
+    match offset {
+        Some(offset) => list.add_partition_offset(key.0.as_str(), key.1, Offset::Offset(offset))?,
+        None => {
+            list.add_partition(key.0.as_str(), key.1);
+        }
+    }
+    Ok(list)
+}
+
+fn settle(consumer: &Member, shared: &Shared, command: Command, resumes: &mut Vec<Resume>) {
+    match command {
+        Command::Ack {
+            key,
+            generation,
+            offset,
+            reply,
+        } => {
+            let acked = shared.tracker().ack(&key, generation, offset);
+            let result = match acked {
+                Acked::Advanced(point) => partition_list(&key, Some(point))
+                    .and_then(|list| consumer.store_offsets(&list))
+                    .map_err(error::map),
+                Acked::Held => Ok(()),
+                Acked::Stale => {
+                    debug!(topic = %key.0, partition = key.1, offset, "ack after revoke; the partition's new owner gets the record again");
+                    Ok(())
+                }
+            };
+            let _ = reply.send(result);
+        }
+        Command::Nack {
+            key,
+            stamp,
+            offset,
+            delay,
+            reply,
+        } => {
+            let mut result = Ok(());
+            if shared.tracker().rewind(&key, stamp, offset) {
+                debug!(topic = %key.0, partition = key.1, offset, ?delay, "nack: seeking back");
+                result = rewind(consumer, &key, offset, delay).map_err(error::map);
+                if result.is_ok() && !delay.is_zero() {
+                    resumes.push(Resume {
+                        at: Instant::now() + delay,
+                        key,
+                        generation: stamp.generation,
+                    });
+                }
+            }
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// Seeks the partition back to `offset`; with a delay, pauses it first (a pause resets the
+/// fetch position, so the seek must come after it) and leaves the resume to the caller.
+fn rewind(
+    consumer: &Member,
+    key: &PartitionKey,
+    offset: i64,
+    delay: Duration,
+) -> rdkafka::error::KafkaResult<()> {
+    if !delay.is_zero() {
+        consumer.pause(&partition_list(key, None)?)?;
+    }
+    // A zero timeout only queues the seek; librdkafka drops records fetched before it.
+    consumer.seek(
+        key.0.as_str(),
+        key.1,
+        Offset::Offset(offset),
+        Duration::ZERO,
+    )
+}
+
+fn resume_due(consumer: &Member, shared: &Shared, resumes: &mut Vec<Resume>) {
+    let now = Instant::now();
+    let (due, later): (Vec<Resume>, Vec<Resume>) = resumes.drain(..).partition(|r| r.at <= now);
+    *resumes = later;
+    for resume in due {
+        if !shared.tracker().is_current(&resume.key, resume.generation) {
+            continue;
+        }
+        let resumed = partition_list(&resume.key, None).and_then(|list| consumer.resume(&list));
+        if let Err(err) = resumed {
+            warn!(topic = %resume.key.0, partition = resume.key.1, error = %err, "resume after delayed nack failed");
+        }
+    }
+}
+
+/// Commits acked offsets synchronously, then leaves the group; both wait for the broker, so
+/// they run on a blocking thread.
+async fn shutdown(consumer: Member, shared: Arc<Shared>) {
+    let group = shared.group.clone();
+    let closing = tokio::task::spawn_blocking(move || {
+        let points = shared.tracker().uncommitted();
+        if let Err(err) = shared.commit(&consumer, &points, "shutdown") {
+            warn!(group = %shared.group, error = %err, "commit on shutdown failed; those deliveries will be redelivered");
+        }
+        // Closing the consumer leaves the group; its final revoke finds nothing left to commit.
+        drop(consumer);
+    });
+    if let Err(err) = closing.await {
+        warn!(%group, error = %err, "member shutdown panicked");
+    }
+    info!(%group, "member left the group");
+}

@@ -1,0 +1,158 @@
+//! The member's librdkafka context: on every revoke, acked offsets are committed
+//! synchronously before the partitions are let go.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use rdkafka::{
+    ClientContext, Offset, TopicPartitionList,
+    config::RDKafkaLogLevel,
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance},
+    error::{KafkaError, KafkaResult},
+    types::RDKafkaErrorCode,
+};
+use switchboard_core::{Group, Topic};
+use tracing::{debug, info, warn};
+
+use super::tracker::{PartitionKey, Tracker};
+use crate::context;
+
+/// What the member task, its stream, its acks and its rebalance callbacks share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) group: Group,
+    tracker: Mutex<Tracker>,
+    topics: HashMap<String, Topic>,
+}
+
+impl Shared {
+    pub(crate) fn new(group: Group, topics: &[Topic]) -> Self {
+        Shared {
+            group,
+            tracker: Mutex::default(),
+            topics: topics
+                .iter()
+                .map(|t| (t.as_str().to_owned(), t.clone()))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn tracker(&self) -> MutexGuard<'_, Tracker> {
+        self.tracker
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Our partition key for a partition librdkafka names.
+    pub(crate) fn key(&self, topic: &str, partition: i32) -> Option<PartitionKey> {
+        self.topics.get(topic).map(|t| (t.clone(), partition))
+    }
+
+    /// Commits `points` synchronously and notes them as committed.
+    pub(crate) fn commit<C: ConsumerContext>(
+        &self,
+        consumer: &impl Consumer<C>,
+        points: &[(PartitionKey, i64)],
+        why: &'static str,
+    ) -> KafkaResult<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut offsets = TopicPartitionList::with_capacity(points.len());
+        for ((topic, partition), point) in points {
+            offsets.add_partition_offset(topic.as_str(), *partition, Offset::Offset(*point))?;
+        }
+        consumer.commit(&offsets, CommitMode::Sync)?;
+        let mut tracker = self.tracker();
+        for (key, point) in points {
+            tracker.committed(key, *point);
+            info!(group = %self.group, topic = %key.0, partition = key.1, offset = point, why, "offsets committed");
+        }
+        Ok(())
+    }
+}
+
+/// The consumer context of one group member.
+pub(crate) struct MemberContext {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl MemberContext {
+    fn keys(&self, partitions: &TopicPartitionList) -> Vec<PartitionKey> {
+        partitions
+            .elements()
+            .iter()
+            .filter_map(|e| self.shared.key(e.topic(), e.partition()))
+            .collect()
+    }
+}
+
+impl ClientContext for MemberContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        context::log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        context::client_error(&error, reason);
+    }
+}
+
+impl ConsumerContext for MemberContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let group = &self.shared.group;
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                let mut tracker = self.shared.tracker();
+                for key in self.keys(partitions) {
+                    info!(%group, topic = %key.0, partition = key.1, "partition assigned");
+                    tracker.assign(key);
+                }
+            }
+            Rebalance::Revoke(partitions) => {
+                let points: Vec<(PartitionKey, i64)> = {
+                    let mut tracker = self.shared.tracker();
+                    self.keys(partitions)
+                        .into_iter()
+                        .filter_map(|key| {
+                            info!(%group, topic = %key.0, partition = key.1, "partition revoked");
+                            tracker.revoke(&key).map(|point| (key, point))
+                        })
+                        .collect()
+                };
+                if consumer.assignment_lost() {
+                    // Another member may own them already and have committed further.
+                    warn!(%group, "assignment lost; acked offsets not committed, they will be redelivered");
+                } else if let Err(err) = self.shared.commit(consumer, &points, "revoke") {
+                    warn!(%group, error = %err, "commit on revoke failed; those deliveries will be redelivered");
+                }
+            }
+            Rebalance::Error(err) => warn!(%group, error = %err, "rebalance error"),
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance
+            && partitions.count() > 0
+        {
+            // A partition paused by a delayed nack under an earlier assignment starts afresh.
+            if let Err(err) = consumer.resume(partitions) {
+                debug!(group = %self.shared.group, error = %err, "resume after assign");
+            }
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) => {
+                debug!(group = %self.shared.group, partitions = offsets.count(), "offsets committed in the background")
+            }
+            // Nothing new was acked since the last commit.
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(err) => {
+                warn!(group = %self.shared.group, error = %err, "background commit failed; it is retried with the next one")
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! [`KafkaDeliveries`]: one member's stream of deliveries, and the acker behind each.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use futures::{Stream, future::BoxFuture};
+use switchboard_core::{Acknowledge, Delivery, Error, Group, Position, Result};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    member::{Command, Fetched},
+    rebalance::Shared,
+    tracker::{PartitionKey, Stamp},
+};
+
+/// The deliveries of one Kafka consumer-group member, from
+/// [`KafkaConsumer::join`](switchboard_core::LogConsumer::join).
+///
+/// Dropping it commits the acked offsets synchronously and leaves the group (in the
+/// background), so the group's next member resumes right after the last acked record.
+pub struct KafkaDeliveries {
+    pub(super) fetched: mpsc::Receiver<Result<Fetched>>,
+    pub(super) commands: mpsc::UnboundedSender<Command>,
+    pub(super) shared: Arc<Shared>,
+}
+
+impl KafkaDeliveries {
+    /// The group this member belongs to.
+    pub fn group(&self) -> &Group {
+        &self.shared.group
+    }
+}
+
+impl std::fmt::Debug for KafkaDeliveries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaDeliveries")
+            .field("group", &self.shared.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream for KafkaDeliveries {
+    type Item = Result<Delivery>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let fetched = match ready!(self.fetched.poll_recv(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(err)) => return Poll::Ready(Some(Err(err))),
+                Some(Ok(fetched)) => fetched,
+            };
+            let attempt =
+                self.shared
+                    .tracker()
+                    .hand_out(&fetched.key, fetched.stamp, fetched.offset);
+            // No attempt: fetched before a revoke or a nack's seek; it comes again.
+            let Some(attempt) = attempt else { continue };
+            let position = Position {
+                partition: fetched.key.1 as u32,
+                offset: fetched.offset as u64,
+            };
+            let acker = KafkaAck {
+                commands: self.commands.clone(),
+                key: fetched.key,
+                stamp: fetched.stamp,
+                offset: fetched.offset,
+            };
+            return Poll::Ready(Some(Ok(Delivery::new(
+                fetched.envelope,
+                position,
+                attempt,
+                acker,
+            ))));
+        }
+    }
+}
+
+/// Settles one delivery through its member task.
+struct KafkaAck {
+    commands: mpsc::UnboundedSender<Command>,
+    key: PartitionKey,
+    stamp: Stamp,
+    offset: i64,
+}
+
+impl KafkaAck {
+    fn nack_command(self, delay: Duration, reply: Option<oneshot::Sender<Result<()>>>) -> bool {
+        self.commands
+            .send(Command::Nack {
+                key: self.key,
+                stamp: self.stamp,
+                offset: self.offset,
+                delay,
+                reply,
+            })
+            .is_ok()
+    }
+}
+
+/// The member left the group: the record goes to another member, this settle changes nothing.
+async fn answer(sent: bool, reply: oneshot::Receiver<Result<()>>) -> Result<()> {
+    if !sent {
+        return Err(Error::Closed);
+    }
+    reply.await.unwrap_or(Err(Error::Closed))
+}
+
+impl Acknowledge for KafkaAck {
+    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<()>> {
+        let (reply, answered) = oneshot::channel();
+        let sent = self
+            .commands
+            .send(Command::Ack {
+                key: self.key,
+                generation: self.stamp.generation,
+                offset: self.offset,
+                reply,
+            })
+            .is_ok();
+        Box::pin(answer(sent, answered))
+    }
+
+    fn nack(self: Box<Self>, delay: Duration) -> BoxFuture<'static, Result<()>> {
+        let (reply, answered) = oneshot::channel();
+        let sent = self.nack_command(delay, Some(reply));
+        Box::pin(answer(sent, answered))
+    }
+
+    fn abandon(self: Box<Self>) {
+        self.nack_command(Duration::ZERO, None);
+    }
+}

@@ -1,0 +1,300 @@
+//! Per-partition bookkeeping of one member: which offsets are out, which are acked, and the
+//! offset that is safe to commit.
+//!
+//! The commit point of a partition is its lowest delivered-but-unacked offset, or one past
+//! the highest delivered offset when nothing is outstanding. So an ack of n+1 while n is out
+//! never commits past n, and offsets the log skips (compaction, transaction markers) never
+//! hold the commit point back.
+
+use std::collections::{BTreeSet, HashMap};
+
+use switchboard_core::Topic;
+
+/// A partition of a topic.
+pub(crate) type PartitionKey = (Topic, i32);
+
+/// Which assignment (generation) and which rewind (epoch) of a partition a fetched record
+/// belongs to. A record whose stamp is no longer current was fetched before a revoke or a
+/// nack's seek and will be fetched again; it is dropped rather than handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) generation: u64,
+    pub(crate) epoch: u64,
+}
+
+#[derive(Debug)]
+struct Partition {
+    stamp: Stamp,
+    /// Handed out and not acked, whatever epoch they were handed out in.
+    unacked: BTreeSet<i64>,
+    /// Acked offsets at or above the commit point: skipped if fetched again after a seek.
+    acked: BTreeSet<i64>,
+    /// One past the highest offset handed out.
+    position: Option<i64>,
+    /// Hand-outs of offsets at or above the commit point.
+    attempts: HashMap<i64, u32>,
+    /// The last commit point given out to store or commit.
+    stored: Option<i64>,
+    /// The last commit point committed synchronously.
+    committed: Option<i64>,
+}
+
+impl Partition {
+    fn new(stamp: Stamp) -> Self {
+        Partition {
+            stamp,
+            unacked: BTreeSet::new(),
+            acked: BTreeSet::new(),
+            position: None,
+            attempts: HashMap::new(),
+            stored: None,
+            committed: None,
+        }
+    }
+
+    fn commit_point(&self) -> Option<i64> {
+        self.unacked.first().copied().or(self.position)
+    }
+}
+
+/// What an ack changed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Acked {
+    /// The partition was revoked since: the ack changes nothing here.
+    Stale,
+    /// Recorded; the commit point did not move.
+    Held,
+    /// Recorded; store this new commit point.
+    Advanced(i64),
+}
+
+/// The bookkeeping of every partition one member owns.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    partitions: HashMap<PartitionKey, Partition>,
+    next_stamp: u64,
+}
+
+impl Tracker {
+    fn fresh(&mut self) -> u64 {
+        self.next_stamp += 1;
+        self.next_stamp
+    }
+
+    /// The partition is now ours; anything known about an earlier assignment is forgotten.
+    pub(crate) fn assign(&mut self, key: PartitionKey) {
+        let generation = self.fresh();
+        let stamp = Stamp {
+            generation,
+            epoch: generation,
+        };
+        self.partitions.insert(key, Partition::new(stamp));
+    }
+
+    /// The partition is no longer ours. Returns the commit point to commit before letting it
+    /// go, if it was not committed already.
+    pub(crate) fn revoke(&mut self, key: &PartitionKey) -> Option<i64> {
+        let partition = self.partitions.remove(key)?;
+        let point = partition.commit_point()?;
+        (partition.committed != Some(point)).then_some(point)
+    }
+
+    /// The stamp for a record of `key` fetched now; `None` if the partition is not ours.
+    pub(crate) fn stamp(&self, key: &PartitionKey) -> Option<Stamp> {
+        self.partitions.get(key).map(|p| p.stamp)
+    }
+
+    /// A fetched record is about to be handed out: returns its attempt number, or `None` if
+    /// it must be dropped (stale stamp, or already acked).
+    pub(crate) fn hand_out(
+        &mut self,
+        key: &PartitionKey,
+        stamp: Stamp,
+        offset: i64,
+    ) -> Option<u32> {
+        let partition = self.partitions.get_mut(key)?;
+        if partition.stamp != stamp || partition.acked.contains(&offset) {
+            return None;
+        }
+        if partition.commit_point().is_some_and(|point| offset < point) {
+            return None;
+        }
+        if partition.position.is_none() {
+            // Where this assignment starts: the group's committed offset already says so.
+            partition.stored.get_or_insert(offset);
+        }
+        partition.unacked.insert(offset);
+        partition.position = Some(partition.position.map_or(offset + 1, |p| p.max(offset + 1)));
+        let attempt = partition.attempts.entry(offset).or_insert(0);
+        *attempt += 1;
+        Some(*attempt)
+    }
+
+    /// Records the ack of `offset`, handed out in `generation`.
+    pub(crate) fn ack(&mut self, key: &PartitionKey, generation: u64, offset: i64) -> Acked {
+        let Some(partition) = self.partitions.get_mut(key) else {
+            return Acked::Stale;
+        };
+        if partition.stamp.generation != generation || !partition.unacked.remove(&offset) {
+            return Acked::Stale;
+        }
+        partition.acked.insert(offset);
+        let Some(point) = partition.commit_point() else {
+            return Acked::Held;
+        };
+        partition.acked = partition.acked.split_off(&point);
+        partition.attempts.retain(|o, _| *o >= point);
+        if partition.stored.is_some_and(|stored| stored >= point) {
+            return Acked::Held;
+        }
+        partition.stored = Some(point);
+        Acked::Advanced(point)
+    }
+
+    /// A nack of `offset` handed out under `stamp`: starts a new epoch and returns `true` if
+    /// the partition must seek back to `offset`; `false` if the nack is stale (a revoke or an
+    /// earlier nack already took the delivery back).
+    pub(crate) fn rewind(&mut self, key: &PartitionKey, stamp: Stamp, offset: i64) -> bool {
+        let epoch = self.fresh();
+        let Some(partition) = self.partitions.get_mut(key) else {
+            return false;
+        };
+        if partition.stamp != stamp || !partition.unacked.contains(&offset) {
+            return false;
+        }
+        partition.stamp.epoch = epoch;
+        true
+    }
+
+    /// Whether `generation` is still the current assignment of `key`.
+    pub(crate) fn is_current(&self, key: &PartitionKey, generation: u64) -> bool {
+        self.partitions
+            .get(key)
+            .is_some_and(|p| p.stamp.generation == generation)
+    }
+
+    /// Commit points not yet committed synchronously, for a shutdown commit.
+    pub(crate) fn uncommitted(&self) -> Vec<(PartitionKey, i64)> {
+        self.partitions
+            .iter()
+            .filter_map(|(key, p)| {
+                let point = p.commit_point()?;
+                (p.committed != Some(point)).then(|| (key.clone(), point))
+            })
+            .collect()
+    }
+
+    /// Notes that `point` was committed synchronously for `key`.
+    pub(crate) fn committed(&mut self, key: &PartitionKey, point: i64) {
+        if let Some(partition) = self.partitions.get_mut(key) {
+            partition.committed = Some(point);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> PartitionKey {
+        (Topic::new("t").unwrap(), 0)
+    }
+
+    fn out(tracker: &mut Tracker, offsets: std::ops::Range<i64>) -> Stamp {
+        let stamp = tracker.stamp(&key()).unwrap();
+        for offset in offsets {
+            assert_eq!(tracker.hand_out(&key(), stamp, offset), Some(1));
+        }
+        stamp
+    }
+
+    #[test]
+    fn out_of_order_ack_does_not_pass_the_gap() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let stamp = out(&mut tracker, 10..13);
+        assert_eq!(tracker.ack(&key(), stamp.generation, 11), Acked::Held);
+        assert_eq!(tracker.ack(&key(), stamp.generation, 12), Acked::Held);
+        assert_eq!(tracker.uncommitted(), [(key(), 10)]);
+        assert_eq!(
+            tracker.ack(&key(), stamp.generation, 10),
+            Acked::Advanced(13)
+        );
+        assert_eq!(tracker.revoke(&key()), Some(13));
+    }
+
+    #[test]
+    fn offsets_the_log_skips_do_not_hold_the_commit_point() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let stamp = tracker.stamp(&key()).unwrap();
+        tracker.hand_out(&key(), stamp, 4);
+        tracker.hand_out(&key(), stamp, 9);
+        assert_eq!(tracker.ack(&key(), stamp.generation, 4), Acked::Advanced(9));
+        assert_eq!(
+            tracker.ack(&key(), stamp.generation, 9),
+            Acked::Advanced(10)
+        );
+    }
+
+    #[test]
+    fn nack_rewinds_and_drops_records_fetched_before_it() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let old = out(&mut tracker, 0..3);
+        assert!(tracker.rewind(&key(), old, 1));
+        assert!(
+            !tracker.rewind(&key(), old, 2),
+            "a second nack of the old epoch is stale"
+        );
+        // Record 2 of the old epoch was still queued: dropped.
+        assert_eq!(tracker.hand_out(&key(), old, 2), None);
+        let new = tracker.stamp(&key()).unwrap();
+        assert_eq!(new.generation, old.generation);
+        assert_eq!(tracker.hand_out(&key(), new, 1), Some(2));
+        assert_eq!(tracker.hand_out(&key(), new, 2), Some(2));
+        assert_eq!(tracker.ack(&key(), new.generation, 0), Acked::Advanced(1));
+    }
+
+    #[test]
+    fn acked_records_fetched_again_after_a_seek_are_skipped() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let old = out(&mut tracker, 0..3);
+        assert_eq!(tracker.ack(&key(), old.generation, 2), Acked::Held);
+        assert!(tracker.rewind(&key(), old, 0));
+        let new = tracker.stamp(&key()).unwrap();
+        assert_eq!(tracker.hand_out(&key(), new, 0), Some(2));
+        assert_eq!(tracker.hand_out(&key(), new, 1), Some(2));
+        assert_eq!(tracker.hand_out(&key(), new, 2), None, "acked already");
+        tracker.ack(&key(), new.generation, 0);
+        assert_eq!(tracker.ack(&key(), new.generation, 1), Acked::Advanced(3));
+    }
+
+    #[test]
+    fn revoke_makes_later_acks_stale_and_reassignment_starts_over() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let old = out(&mut tracker, 0..2);
+        tracker.ack(&key(), old.generation, 0);
+        assert_eq!(tracker.revoke(&key()), Some(1));
+        assert_eq!(tracker.ack(&key(), old.generation, 1), Acked::Stale);
+        tracker.assign(key());
+        assert!(!tracker.is_current(&key(), old.generation));
+        assert_eq!(tracker.hand_out(&key(), old, 1), None);
+        let new = tracker.stamp(&key()).unwrap();
+        assert_eq!(tracker.hand_out(&key(), new, 1), Some(1));
+    }
+
+    #[test]
+    fn nothing_to_commit_twice() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let stamp = out(&mut tracker, 0..1);
+        tracker.ack(&key(), stamp.generation, 0);
+        assert_eq!(tracker.uncommitted(), [(key(), 1)]);
+        tracker.committed(&key(), 1);
+        assert!(tracker.uncommitted().is_empty());
+        assert_eq!(tracker.revoke(&key()), None);
+    }
+}
