@@ -1,3 +1,74 @@
-//! Switchboard ws backend (in progress).
+//! Switchboard's WebSocket hub and SSE helpers for axum.
+//!
+//! - [`Hub`]: rooms with presence, serialize-once fan-out, a bounded queue per client and a
+//!   slow-client policy (close code 4000), bridged across nodes over any core pub/sub
+//!   transport with [`Hub::bridge`].
+//! - [`ws_route`]: the axum handler for `/ws/connect?username=&room=` (origin allowlist, size
+//!   limits, ping/pong, idle timeout, sanitised usernames).
+//! - [`sse_response`]: any `Stream` of [`SseEvent`]s as SSE, with keep-alives, an `end` event
+//!   on [`Shutdown`] and `Last-Event-ID` resume through [`ReplayBuffer`].
+//!
+//! ```
+//! use futures::StreamExt;
+//! use switchboard_core::{mem::MemBus, Subject};
+//! use switchboard_ws::{Hub, HubConfig, HubEvent};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), switchboard_ws::WsError> {
+//! // A renderer runs once per event; every client of the room gets the same bytes.
+//! let render = |event: &HubEvent| match event {
+//!     HubEvent::Joined { user, online, .. } => format!("{user} joined · {online} online").into(),
+//!     HubEvent::Message { from, text, .. } => format!("{from}: {text}").into(),
+//!     other => format!("{other:?}").into(),
+//! };
+//! let node_a = Hub::new(HubConfig::default()).with_renderer(render);
+//! let node_b = Hub::new(HubConfig::default()).with_renderer(render);
+//!
+//! // Two nodes share rooms over a pub/sub transport (here in memory; NATS or Redis alike).
+//! let bus = MemBus::new();
+//! let prefix = Subject::new("chat").unwrap();
+//! let _a = node_a.bridge(bus.clone(), &prefix).await?;
+//! let _b = node_b.bridge(bus.clone(), &prefix).await?;
+//!
+//! let mut alice = node_a.join("lobby", "alice").await?;
+//! assert_eq!(alice.next().await.unwrap(), "alice joined · 1 online");
+//! let mut bob = node_b.join("lobby", "bob").await?;
+//! assert_eq!(bob.next().await.unwrap(), "bob joined · 1 online");
+//! assert_eq!(alice.next().await.unwrap(), "bob joined · 2 online");
+//!
+//! node_b.send("lobby", "bob", "<b>hi</b>").await?;
+//! assert_eq!(alice.next().await.unwrap(), "bob: <b>hi</b>"); // escaping is the renderer's job
+//! assert_eq!(bob.next().await.unwrap(), "bob: <b>hi</b>");
+//! # Ok(()) }
+//! ```
+//!
+//! Serve it with axum: `Router::new().route("/ws/connect", ws_route(hub, UpgradeConfig::default()))`.
+//! Close codes are listed in [`close`].
 
+mod bridge;
+mod client;
+pub mod close;
+mod config;
+mod error;
+mod event;
+mod hub;
+mod presence;
+mod remote;
+mod sanitize;
+mod sse;
+mod upgrade;
+mod wire;
+
+pub use bridge::Bridge;
+pub use client::{ClientHandle, Disconnect, DisconnectWatch};
+pub use config::HubConfig;
+pub use error::WsError;
+pub use event::{HubEvent, render_json};
+pub use hub::{Hub, HubStats, MAX_USERNAME_CHARS};
+pub use presence::Presence;
+pub use sanitize::{clean_name, guest_name, username_or_guest};
+pub use sse::{
+    END_EVENT, LastEventId, RESET_EVENT, ReplayBuffer, Shutdown, SseConfig, SseEvent, no_replay,
+    sse_response, sse_response_with,
+};
 pub use switchboard_core;
+pub use upgrade::{UpgradeConfig, ws_route};
