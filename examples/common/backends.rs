@@ -7,8 +7,10 @@ use futures::future::BoxFuture;
 use switchboard_core::{
     BoxError, DynEventStore, DynKeyValue, DynLogConsumer, DynLogProducer, DynPublisher,
     DynRequester, DynResponder, DynSubscriber, Envelope, EventStore, Key, KeyValue, Namespace,
-    Publisher, Subject,
+    Pattern, Publisher, Subject, Subscriber, TopicAdmin,
+    flows::EVENTS_TOPIC,
     mem::{MemBus, MemEventStore, MemKv, MemLog},
+    pubsub::BoxMessageStream,
 };
 
 use super::{config::Config, health::Dependency};
@@ -23,12 +25,36 @@ pub(crate) struct Bus {
     pub(crate) backend: &'static str,
 }
 
-/// Pub/sub for the Redis panel: Redis, or an in-memory bus of its own.
+impl Bus {
+    /// Publisher and subscriber as one transport (what `Hub::bridge` takes).
+    pub(crate) fn pubsub(&self) -> PubSub {
+        PubSub {
+            publisher: self.publisher.clone(),
+            subscriber: self.subscriber.clone(),
+            backend: self.backend,
+        }
+    }
+}
+
+/// A publisher and a subscriber of one transport.
 #[derive(Clone)]
 pub(crate) struct PubSub {
     pub(crate) publisher: DynPublisher,
     pub(crate) subscriber: DynSubscriber,
     pub(crate) backend: &'static str,
+}
+
+impl Publisher for PubSub {
+    async fn publish(&self, msg: Envelope) -> switchboard_core::Result<()> {
+        self.publisher.publish(msg).await
+    }
+}
+
+impl Subscriber for PubSub {
+    type Stream = BoxMessageStream;
+    async fn subscribe(&self, pattern: &Pattern) -> switchboard_core::Result<Self::Stream> {
+        self.subscriber.subscribe(pattern).await
+    }
 }
 
 /// Hands out key/value handles, one per namespace.
@@ -44,12 +70,16 @@ impl KvFactory {
     }
 }
 
+type ProbeFuture = BoxFuture<'static, switchboard_core::Result<()>>;
+type ProbeFn = Arc<dyn Fn() -> ProbeFuture + Send + Sync>;
+
 /// The durable log: Kafka, or an in-memory log.
 #[derive(Clone)]
 pub(crate) struct Log {
     pub(crate) producer: DynLogProducer,
     pub(crate) consumer: DynLogConsumer,
     pub(crate) backend: &'static str,
+    probe: Option<ProbeFn>,
 }
 
 /// The event store: Postgres, or in memory.
@@ -100,7 +130,34 @@ impl std::error::Error for BackendError {
     }
 }
 
+fn failed(key: &'static str) -> impl FnOnce(switchboard_core::Error) -> BackendError {
+    move |err| BackendError {
+        key,
+        source: Box::new(err),
+    }
+}
+
 pub(crate) const MEMORY: &str = "memory";
+/// Partitions of `switchboard.events` when the gateway or processor creates it.
+const EVENTS_PARTITIONS: u32 = 4;
+
+/// The backends a service needs; the others stay in memory even when configured.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Needs {
+    pub(crate) postgres: bool,
+    pub(crate) redis: bool,
+    pub(crate) nats: bool,
+    pub(crate) kafka: bool,
+}
+
+impl Needs {
+    pub(crate) const ALL: Needs = Needs {
+        postgres: true,
+        redis: true,
+        nats: true,
+        kafka: true,
+    };
+}
 
 impl Backends {
     /// Everything in memory: one process runs all the flows.
@@ -134,24 +191,30 @@ impl Backends {
                 producer: DynLogProducer::new(log.clone()),
                 consumer: DynLogConsumer::new(log),
                 backend: MEMORY,
+                probe: None,
             },
         }
     }
 
-    /// Connects every backend whose URL is set; the others stay in memory.
-    pub(crate) async fn connect(config: &Config) -> Result<Backends, BackendError> {
-        let backends = Backends::embedded();
-        if config.postgres.url.is_some() {
-            return Err(not_built("postgres.url"));
+    /// Connects every needed backend whose URL is set; the others stay in memory.
+    pub(crate) async fn connect(config: &Config, needs: Needs) -> Result<Backends, BackendError> {
+        let mut backends = Backends::embedded();
+        if let (true, Some(url)) = (needs.postgres, &config.postgres.url) {
+            backends.store = postgres(url, config.postgres.migrate).await?;
         }
-        if config.redis.url.is_some() {
-            return Err(not_built("redis.url"));
+        if let (true, Some(url)) = (needs.redis, &config.redis.url) {
+            let (kv, pubsub) = redis(url).await?;
+            backends.kv = kv;
+            backends.redis_pubsub = pubsub;
         }
-        if config.nats.url.is_some() {
-            return Err(not_built("nats.url"));
+        if let (true, Some(_)) = (needs.nats, &config.nats.url) {
+            return Err(BackendError {
+                key: "nats.url",
+                source: "the NATS backend is not wired into this build yet; unset nats.url".into(),
+            });
         }
-        if config.kafka.brokers.is_some() {
-            return Err(not_built("kafka.brokers"));
+        if let (true, Some(brokers)) = (needs.kafka, &config.kafka.brokers) {
+            backends.log = kafka(&brokers.join(","), &config.service).await?;
         }
         Ok(backends)
     }
@@ -163,7 +226,9 @@ impl Backends {
                 "postgres" => self.store.backend,
                 "redis" => self.kv.backend,
                 "redis-pubsub" => self.redis_pubsub.backend,
-                "nats" | "firehose" | "websocket-bridge" => self.bus.backend,
+                "nats" | "firehose" => self.bus.backend,
+                "websocket" if self.bus.backend == MEMORY => "in-process hub",
+                "websocket" => "hub bridged over nats",
                 "kafka" => self.log.backend,
                 _ => "in-process",
             };
@@ -178,7 +243,7 @@ impl Backends {
                 let store = self.store.store.clone();
                 Dependency::probed(name, self.store.backend, move || {
                     let store = store.clone();
-                    Box::pin(async move { store.page(None, 1).await.map(drop) }) as Probe
+                    Box::pin(async move { store.page(None, 1).await.map(drop) }) as ProbeFuture
                 })
             }
             "redis" => {
@@ -189,7 +254,7 @@ impl Backends {
                         kv.get(&Key::new("probe").expect("valid key"))
                             .await
                             .map(drop)
-                    }) as Probe
+                    }) as ProbeFuture
                 })
             }
             "nats" => {
@@ -199,25 +264,86 @@ impl Backends {
                     Box::pin(async move {
                         let subject = Subject::new("switchboard.health.probe").expect("valid");
                         publisher.publish(Envelope::new(subject, "")).await
-                    }) as Probe
+                    }) as ProbeFuture
                 })
             }
-            _ if self.log.backend == MEMORY => {
-                Dependency::probed(name, MEMORY, || Box::pin(async { Ok(()) }) as Probe)
-            }
-            _ => Dependency::unprobed(name, self.log.backend),
+            _ => match &self.log.probe {
+                Some(probe) => {
+                    let probe = probe.clone();
+                    Dependency::probed(name, self.log.backend, move || probe())
+                }
+                None => Dependency::probed(name, self.log.backend, || {
+                    Box::pin(async { Ok(()) }) as ProbeFuture
+                }),
+            },
         }
     }
 }
 
-type Probe = BoxFuture<'static, switchboard_core::Result<()>>;
-
 /// How long a health probe may take.
 pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn not_built(key: &'static str) -> BackendError {
-    BackendError {
+async fn postgres(url: &str, migrate: bool) -> Result<Store, BackendError> {
+    let key = "postgres.url";
+    let to_err = |err: switchboard_postgres::PgError| BackendError {
         key,
-        source: "this build runs the in-memory transports only; unset the key".into(),
+        source: Box::new(err),
+    };
+    let pool = switchboard_postgres::PgConfig::new(url)
+        .connect()
+        .await
+        .map_err(to_err)?;
+    if migrate {
+        let applied = switchboard_postgres::migrate(&pool).await.map_err(to_err)?;
+        tracing::info!(applied = applied.len(), "postgres migrations applied");
+    } else {
+        tracing::info!("postgres.migrate is false: migrations not applied");
     }
+    Ok(Store {
+        store: DynEventStore::new(switchboard_postgres::PgEventStore::new(pool)),
+        backend: "postgres",
+    })
+}
+
+async fn redis(url: &str) -> Result<(KvFactory, PubSub), BackendError> {
+    let key = "redis.url";
+    let redis = switchboard_redis::Redis::connect(switchboard_redis::RedisConfig::new(url))
+        .await
+        .map_err(failed(key))?;
+    let subscriber = redis.subscriber().await.map_err(failed(key))?;
+    let kv_client = redis.clone();
+    Ok((
+        KvFactory {
+            make: Arc::new(move |ns| DynKeyValue::new(kv_client.key_value(ns))),
+            backend: "redis",
+        },
+        PubSub {
+            publisher: DynPublisher::new(redis.publisher()),
+            subscriber: DynSubscriber::new(subscriber),
+            backend: "redis",
+        },
+    ))
+}
+
+async fn kafka(brokers: &str, service: &str) -> Result<Log, BackendError> {
+    let key = "kafka.brokers";
+    let config = switchboard_kafka::KafkaConfig::new(brokers).with_client_id(service);
+    let admin = switchboard_kafka::KafkaAdmin::new(&config).map_err(failed(key))?;
+    let topic = Subject::new(EVENTS_TOPIC).expect("valid topic");
+    admin
+        .create_topic(&topic, EVENTS_PARTITIONS)
+        .await
+        .map_err(failed(key))?;
+    let producer = switchboard_kafka::KafkaProducer::new(&config).map_err(failed(key))?;
+    let admin = Arc::new(admin);
+    let probe: ProbeFn = Arc::new(move || {
+        let (admin, topic) = (admin.clone(), topic.clone());
+        Box::pin(async move { admin.partitions(&topic).await.map(drop) })
+    });
+    Ok(Log {
+        producer: DynLogProducer::new(producer),
+        consumer: DynLogConsumer::new(switchboard_kafka::KafkaConsumer::new(&config)),
+        backend: "kafka",
+        probe: Some(probe),
+    })
 }

@@ -1,29 +1,28 @@
-//! Graceful shutdown: SIGTERM or Ctrl-C flips one shared signal that every task watches.
-
-use tokio::sync::watch;
+//! Graceful shutdown: SIGTERM or Ctrl-C flips one shared signal that every task watches. It
+//! wraps `switchboard_ws::Shutdown`, which also ends SSE streams with a final `end` event.
 
 /// A cloneable shutdown signal.
-#[derive(Clone, Debug)]
-pub(crate) struct Shutdown {
-    tx: watch::Sender<bool>,
-}
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Shutdown(switchboard_ws::Shutdown);
 
 impl Shutdown {
     pub(crate) fn new() -> Self {
-        Shutdown {
-            tx: watch::Sender::new(false),
-        }
+        Shutdown(switchboard_ws::Shutdown::new())
     }
 
     /// Starts shutting down.
     pub(crate) fn trigger(&self) {
-        self.tx.send_replace(true);
+        self.0.trigger();
     }
 
     /// Resolves once shutdown has started.
     pub(crate) async fn wait(&self) {
-        let mut rx = self.tx.subscribe();
-        let _ = rx.wait_for(|stopping| *stopping).await;
+        self.0.wait().await;
+    }
+
+    /// The same signal, for `switchboard_ws::sse_response`.
+    pub(crate) fn sse(&self) -> switchboard_ws::Shutdown {
+        self.0.clone()
     }
 
     /// Triggers on SIGTERM or Ctrl-C.

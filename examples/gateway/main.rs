@@ -24,10 +24,15 @@ mod views;
 mod tests;
 
 use common::{
-    backends::Backends, config::Config, health::Health, server, services, shutdown::Shutdown,
+    backends::{Backends, Needs},
+    config::Config,
+    health::Health,
+    server, services,
+    shutdown::Shutdown,
     telemetry,
 };
 use state::AppState;
+use switchboard_core::Subject;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -37,7 +42,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("gateway", 8080)?;
     telemetry::init(config.env);
-    let backends = Backends::connect(&config).await?;
+    let backends = Backends::connect(&config, Needs::ALL).await?;
     backends.log_flows(
         "gateway",
         &[
@@ -82,6 +87,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let health = Health::new("gateway", deps.into());
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
     let state = AppState::new(&backends, health, shutdown.clone());
+    // With NATS, gateways on several nodes share chat rooms and presence.
+    let _bridge = match config.nats.url {
+        Some(_) => Some(
+            state
+                .hub
+                .bridge(backends.bus.pubsub(), &Subject::new("switchboard.chat")?)
+                .await?,
+        ),
+        None => None,
+    };
+    let hub = state.hub.clone();
+    let closing = shutdown.clone();
+    tokio::spawn(async move {
+        closing.wait().await;
+        hub.close(); // every socket gets a close frame (1001) so the server can drain
+    });
 
     let app = routes::app(state, config.server.body_limit);
     server::serve(&config, app, shutdown).await?;

@@ -1,48 +1,29 @@
-//! Server-sent events: a stream of rendered fragments with keep-alives that ends with a final
-//! `end` event on shutdown (the page closes its `EventSource` on it, via `sse-close="end"`).
+//! Server-sent events: subscriptions rendered into HTML fragments and served with
+//! `switchboard_ws::sse_response` (keep-alives, and a final `end` event on shutdown that the
+//! page's `sse-close="end"` uses to close its `EventSource`).
 
-use std::{convert::Infallible, time::Duration};
-
-use axum::response::{
-    IntoResponse, Response,
-    sse::{Event, KeepAlive, Sse},
-};
-use futures::{Stream, StreamExt, stream};
+use axum::response::Response;
+use futures::{Stream, StreamExt};
 use switchboard_core::{Envelope, Error};
+use switchboard_ws::{SseEvent, sse_response};
 
 use crate::common::shutdown::Shutdown;
 
-/// One event for the browser: its name and an HTML fragment.
-#[derive(Debug, Clone)]
-pub(crate) struct Fragment {
-    pub(crate) event: &'static str,
-    pub(crate) html: String,
-}
-
-/// Streams `fragments` until they end or shutdown starts, then sends `event: end`.
-pub(crate) fn respond<S>(fragments: S, shutdown: Shutdown) -> Response
+/// Streams `events` until they end or shutdown starts, then sends `event: end`.
+pub(crate) fn respond<S>(events: S, shutdown: &Shutdown) -> Response
 where
-    S: Stream<Item = Fragment> + Send + 'static,
+    S: Stream<Item = SseEvent> + Send + 'static,
 {
-    let stopping = async move { shutdown.wait().await };
-    let events = fragments
-        .take_until(stopping)
-        .map(|f| Event::default().event(f.event).data(f.html))
-        .chain(stream::once(async {
-            Event::default().event("end").data("")
-        }))
-        .map(Ok::<_, Infallible>);
-    Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+    sse_response(events, shutdown.sse())
 }
 
-/// Renders each message of a subscription; a lag becomes a notice, other errors end the stream.
+/// Renders each message of a subscription as an `event` carrying an HTML fragment; a lag
+/// becomes a notice, any other error ends the stream.
 pub(crate) fn render_subscription<S, F>(
     messages: S,
     event: &'static str,
     render: F,
-) -> impl Stream<Item = Fragment> + Send + 'static
+) -> impl Stream<Item = SseEvent> + Send + 'static
 where
     S: Stream<Item = Result<Envelope, Error>> + Send + 'static,
     F: Fn(&Envelope) -> Option<String> + Send + 'static,
@@ -60,6 +41,6 @@ where
                 Ok(msg) => render(&msg),
                 Err(err) => crate::views::notice(&err.to_string()),
             };
-            futures::future::ready(html.map(|html| Fragment { event, html }))
+            futures::future::ready(html.map(|html| SseEvent::new(html).named(event)))
         })
 }

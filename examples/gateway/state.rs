@@ -7,8 +7,10 @@ use switchboard_core::{
     DynEventStore, DynKeyValue, DynLogProducer, DynPublisher, DynRequester, DynSubscriber, Firehose,
 };
 
+use switchboard_ws::Hub;
+
 use crate::{
-    chat::Chat,
+    chat,
     common::{backends::Backends, health::Health, shutdown::Shutdown},
     peers::Peers,
 };
@@ -29,7 +31,7 @@ pub(crate) struct Inner {
     pub(crate) requester: DynRequester,
     pub(crate) producer: DynLogProducer,
     pub(crate) firehose: Firehose,
-    pub(crate) chat: Chat,
+    pub(crate) hub: Hub,
     pub(crate) peers: Peers,
     pub(crate) health: Health,
     pub(crate) shutdown: Shutdown,
@@ -60,7 +62,7 @@ impl AppState {
             bus_subscriber: backends.bus.subscriber.clone(),
             requester: backends.bus.requester.clone(),
             producer: backends.log.producer.clone(),
-            chat: Chat::new(firehose.clone()),
+            hub: chat::hub(firehose.clone()),
             firehose,
             peers,
             health,

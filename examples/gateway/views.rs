@@ -142,7 +142,8 @@ pub(crate) struct ChatRoom {
 #[template(path = "fragments/chat_event.html")]
 pub(crate) struct ChatEvent {
     pub(crate) line: Line,
-    pub(crate) online: usize,
+    /// Members online after a join or leave; messages do not change it.
+    pub(crate) online: Option<usize>,
 }
 
 /// Renders a template, logging (and hiding) a rendering failure.

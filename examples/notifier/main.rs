@@ -10,8 +10,13 @@ mod common;
 
 use axum::{Router, routing::get};
 use common::{
-    backends::Backends, config::Config, health, health::Health, server, services,
-    shutdown::Shutdown, telemetry,
+    backends::{Backends, Needs},
+    config::Config,
+    health,
+    health::Health,
+    server, services,
+    shutdown::Shutdown,
+    telemetry,
 };
 
 #[tokio::main]
@@ -22,7 +27,14 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("notifier", 8081)?;
     telemetry::init(config.env);
-    let backends = Backends::connect(&config).await?;
+    let backends = Backends::connect(
+        &config,
+        Needs {
+            nats: true,
+            ..Needs::default()
+        },
+    )
+    .await?;
     backends.log_flows("notifier", &["nats", "firehose"]);
     if config.nats.url.is_none() {
         tracing::warn!("nats.url is not set: only this process can reach the notifier");

@@ -13,8 +13,13 @@ mod common;
 
 use axum::{Router, routing::get};
 use common::{
-    backends::Backends, config::Config, health, health::Health, server, services,
-    shutdown::Shutdown, telemetry,
+    backends::{Backends, Needs},
+    config::Config,
+    health,
+    health::Health,
+    server, services,
+    shutdown::Shutdown,
+    telemetry,
 };
 
 #[tokio::main]
@@ -25,7 +30,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("processor", 8082)?;
     telemetry::init(config.env);
-    let backends = Backends::connect(&config).await?;
+    let backends = Backends::connect(&config, Needs::ALL).await?;
     backends.log_flows(
         "processor",
         &["kafka", "postgres", "redis", "nats", "firehose"],

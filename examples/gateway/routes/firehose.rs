@@ -41,5 +41,5 @@ pub(crate) async fn stream(State(s): State<AppState>) -> Result<Response, AppErr
             format!("{} {details}", event.action),
         ))
     });
-    Ok(sse::respond(lines, s.shutdown.clone()))
+    Ok(sse::respond(lines, &s.shutdown))
 }

@@ -83,5 +83,5 @@ pub(crate) async fn results(State(s): State<AppState>) -> Result<Response, AppEr
             ),
         ))
     });
-    Ok(sse::respond(lines, s.shutdown.clone()))
+    Ok(sse::respond(lines, &s.shutdown))
 }

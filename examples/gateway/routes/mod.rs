@@ -15,6 +15,8 @@ use axum::{
     routing::{delete, get, post},
 };
 
+use switchboard_ws::{UpgradeConfig, ws_route};
+
 use crate::{common::server::with_body_limit, security, state::AppState};
 
 /// The whole application: routes, the CSRF guard and security headers, and the body limit.
@@ -41,7 +43,10 @@ pub(crate) fn app(state: AppState, body_limit: usize) -> Router {
         .route("/nats/request", post(nats::request))
         .route("/nats/subscribe", get(nats::subscribe))
         .route("/nats/listen", get(nats::listen))
-        .route("/ws/connect", get(ws::connect))
+        .route(
+            "/ws/connect",
+            ws_route(state.hub.clone(), UpgradeConfig::default()),
+        )
         .route("/ws/count", get(ws::count))
         .route("/ws/room", get(ws::room_panel))
         .route("/kafka/produce", post(kafka::produce))

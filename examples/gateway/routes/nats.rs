@@ -94,7 +94,7 @@ pub(crate) async fn subscribe(
             String::from_utf8_lossy(msg.payload()),
         ))
     });
-    Ok(sse::respond(lines, s.shutdown.clone()))
+    Ok(sse::respond(lines, &s.shutdown))
 }
 
 /// `GET /nats/listen?subject=`: the element that opens that SSE stream.

@@ -171,7 +171,7 @@ pub(crate) async fn subscribe(
             String::from_utf8_lossy(msg.payload()),
         ))
     });
-    Ok(sse::respond(lines, s.shutdown.clone()))
+    Ok(sse::respond(lines, &s.shutdown))
 }
 
 /// `GET /redis/listen?channel=`: the element that opens that SSE stream.

@@ -11,7 +11,11 @@ document.addEventListener("htmx:afterRequest", function (e) {
     if (flash && e.detail.target !== flash) { flash.innerHTML = ""; }
   }
 });
+// The chat sends the message text itself, not htmx's JSON of every form field.
+document.addEventListener("htmx:wsConfigSend", function (e) {
+  e.detail.messageBody = e.detail.parameters.message || "";
+});
 document.addEventListener("htmx:wsAfterSend", function (e) {
-  var form = e.detail.elt;
+  var form = e.target;
   if (form && form.matches && form.matches("form[data-reset]")) { form.reset(); }
 });
