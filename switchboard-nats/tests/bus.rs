@@ -1,0 +1,69 @@
+//! NatsBus behaviours beyond the kit: the slow-subscriber bound and typed bad input.
+
+mod common;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use switchboard_core::{
+    Envelope, Error, InvalidInput, Publisher, Requester, Subscriber, testkit::Names,
+};
+use switchboard_nats::{BusConfig, NatsBus};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_subscriber_misses_overflow_and_is_told_how_much() {
+    let bus = NatsBus::with_config(
+        common::client().await,
+        BusConfig {
+            subscriber_capacity: 10,
+            ..BusConfig::default()
+        },
+    );
+    let subject = Names::unique().subject("slow");
+    let mut slow = bus
+        .subscribe(&subject.clone().into())
+        .await
+        .expect("subscribe");
+    for i in 0..100 {
+        bus.publish(Envelope::new(subject.clone(), i.to_string()))
+            .await
+            .expect("publish");
+    }
+    bus.client().flush().await.expect("flush");
+    let (mut received, mut missed) = (0, 0);
+    while received + missed < 100 {
+        match tokio::time::timeout(Duration::from_secs(10), slow.next()).await {
+            Ok(Some(Ok(_))) => received += 1,
+            Ok(Some(Err(Error::Lagged { missed: n }))) => missed += n,
+            other => panic!("after {received} received and {missed} missed: {other:?}"),
+        }
+    }
+    // Nothing is read until all 100 were sent: at least the queue's 10 are kept, the overflow
+    // is reported, and together they account for every message.
+    assert!(received >= 10, "only {received} kept");
+    assert!(missed > 0, "nothing reported missing");
+    assert_eq!(received + missed, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_nats_cannot_carry_are_rejected_before_sending() {
+    let bus = NatsBus::new(common::client().await);
+    let subject = Names::unique().subject("bad");
+    let err = bus
+        .publish(Envelope::new(subject.clone(), "x").with_header("two\nlines", "v"))
+        .await
+        .expect_err("invalid header name");
+    assert!(matches!(
+        err,
+        Error::InvalidInput(InvalidInput::InvalidName { .. })
+    ));
+    let too_big = vec![0u8; bus.client().max_payload() + 1];
+    let err = bus
+        .request(Envelope::new(subject, too_big), Duration::from_secs(1))
+        .await
+        .expect_err("payload over the server limit");
+    assert!(matches!(
+        err,
+        Error::InvalidInput(InvalidInput::PayloadTooLarge { .. })
+    ));
+}
