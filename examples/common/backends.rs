@@ -207,11 +207,17 @@ impl Backends {
             backends.kv = kv;
             backends.redis_pubsub = pubsub;
         }
-        if let (true, Some(_)) = (needs.nats, &config.nats.url) {
-            return Err(BackendError {
-                key: "nats.url",
-                source: "the NATS backend is not wired into this build yet; unset nats.url".into(),
-            });
+        if let (true, Some(url)) = (needs.nats, &config.nats.url) {
+            let bus = switchboard_nats::NatsBus::connect(url)
+                .await
+                .map_err(failed("nats.url"))?;
+            backends.bus = Bus {
+                publisher: DynPublisher::new(bus.clone()),
+                subscriber: DynSubscriber::new(bus.clone()),
+                requester: DynRequester::new(bus.clone()),
+                responder: DynResponder::new(bus),
+                backend: "nats",
+            };
         }
         if let (true, Some(brokers)) = (needs.kafka, &config.kafka.brokers) {
             backends.log = kafka(&brokers.join(","), &config.service).await?;
