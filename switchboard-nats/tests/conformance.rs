@@ -73,10 +73,7 @@ impl LogFixture for JetStream {
     }
     async fn create_topic(&self, topic: &Topic, partitions: u32) {
         self.topics.lock().unwrap().push(topic.clone());
-        self.log
-            .create_topic(topic, partitions)
-            .await
-            .expect("create stream");
+        common::retry_transient("create stream", || self.log.create_topic(topic, partitions)).await;
     }
     fn redelivery_timeout(&self) -> Duration {
         Duration::from_secs(15)
@@ -97,9 +94,7 @@ struct Kv {
 async fn setup_kv() -> Kv {
     let context = async_nats::jetstream::new(common::client().await);
     let bucket = format!("sbtest-{}", switchboard_core::testkit::Names::unique().id());
-    let kv = JetStreamKv::open(&context, &bucket)
-        .await
-        .expect("open bucket");
+    let kv = common::retry_transient("open bucket", || JetStreamKv::open(&context, &bucket)).await;
     Kv {
         kv,
         context,

@@ -25,7 +25,7 @@ impl Case {
         let log = JetStreamLog::with_config(common::client().await, config);
         let names = Names::unique();
         let topic = names.subject("js");
-        log.create_topic(&topic, 1).await.expect("create stream");
+        common::retry_transient("create stream", || log.create_topic(&topic, 1)).await;
         Case { log, topic, names }
     }
 
@@ -66,6 +66,42 @@ async fn acked_message_is_not_delivered_again() {
     drop(member);
     let mut fresh = case.join("g").await;
     assert_quiet(&mut fresh, Duration::from_secs(2), "a fresh member").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_group_resumes_where_it_left_off() {
+    let case = Case::new(short_ack_wait()).await;
+    for i in 0..10 {
+        case.log
+            .append(Envelope::new(case.topic.clone(), i.to_string()))
+            .await
+            .expect("append");
+    }
+    let mut first = case.join("g").await;
+    for expected in 0..5 {
+        let delivery = next_ok(&mut first, WAIT, "a delivery").await;
+        assert_eq!(
+            delivery.envelope().payload().as_ref(),
+            expected.to_string().as_bytes()
+        );
+        delivery.ack().await.expect("ack");
+    }
+    drop(first);
+    // A member on a new connection gets the rest, and nothing that was acked.
+    let log = JetStreamLog::with_config(common::client().await, short_ack_wait());
+    let mut second = log
+        .join(&case.names.group("g"), std::slice::from_ref(&case.topic))
+        .await
+        .expect("join");
+    let mut rest = Vec::new();
+    while rest.len() < 5 {
+        let delivery = next_ok(&mut second, WAIT, "the rest of the log").await;
+        rest.push(String::from_utf8(delivery.envelope().payload().to_vec()).expect("utf-8"));
+        delivery.ack().await.expect("ack");
+    }
+    rest.sort();
+    assert_eq!(rest, ["5", "6", "7", "8", "9"]);
+    assert_quiet(&mut second, Duration::from_secs(2), "an acked message").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,7 +74,6 @@ struct Opened {
 enum State {
     Reading(Box<Opened>),
     Reopening(BoxFuture<'static, Result<Opened>>),
-    Done,
 }
 
 /// One member's reading of one topic.
@@ -193,8 +192,8 @@ impl TopicReader {
     }
 
     fn reopen(&mut self) {
-        // Messages the old pull had buffered come back after the ack wait.
-        self.state = State::Done;
+        // Replacing the state drops the old pull; what it had buffered comes back after the
+        // ack wait.
         let delay = match self.failures {
             0 => Duration::ZERO,
             n => Duration::from_millis(100 << n.min(6)).min(Duration::from_secs(5)),
@@ -253,7 +252,6 @@ impl Stream for TopicReader {
                         this.reopen();
                     }
                 },
-                State::Done => return Poll::Ready(None),
             }
         }
     }

@@ -53,3 +53,23 @@ pub fn delete_topics(log: &switchboard_nats::JetStreamLog, topics: Vec<switchboa
         })
     });
 }
+
+/// Runs `attempt` up to three times while it fails with a transient error: the shared server
+/// can be slow to answer JetStream API requests while other cases flood it.
+pub async fn retry_transient<T, F, Fut>(what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = switchboard_core::Result<T>>,
+{
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match attempt().await {
+            Ok(value) => return value,
+            Err(err) if err.is_transient() && attempts < 3 => {
+                eprintln!("{what} failed ({err:?}); retrying");
+            }
+            Err(err) => panic!("{what}: {err:?}"),
+        }
+    }
+}
