@@ -14,13 +14,13 @@ use rdkafka::{ClientConfig, config::RDKafkaLogLevel};
 pub enum AssignmentStrategy {
     /// Contiguous ranges of each topic's partitions per member (Kafka's `range`). Eager: every
     /// rebalance revokes every partition first.
-    #[default]
     Range,
     /// Partitions dealt out one by one (`roundrobin`). Eager.
     RoundRobin,
     /// Keeps partitions where they are and moves only what must move
     /// (`cooperative-sticky`): members keep consuming the partitions they keep during a
-    /// rebalance.
+    /// rebalance, and the revoke commit happens while the group is stable. The default.
+    #[default]
     CooperativeSticky,
     /// Any value librdkafka accepts, such as `range,roundrobin`.
     Custom(String),
@@ -103,7 +103,7 @@ impl KafkaConfig {
         self
     }
 
-    /// How a group splits partitions. Default [`AssignmentStrategy::Range`].
+    /// How a group splits partitions. Default [`AssignmentStrategy::CooperativeSticky`].
     pub fn with_assignment_strategy(mut self, strategy: AssignmentStrategy) -> Self {
         self.assignment_strategy = strategy;
         self
@@ -162,6 +162,11 @@ impl KafkaConfig {
     /// The group assignment strategy.
     pub fn assignment_strategy(&self) -> &AssignmentStrategy {
         &self.assignment_strategy
+    }
+
+    /// How long a silent member stays in its group.
+    pub fn session_timeout(&self) -> Duration {
+        self.session_timeout
     }
 
     /// The background commit interval.

@@ -60,7 +60,9 @@ impl KafkaProducer {
         })
     }
 
-    /// Appends handed to the client and not yet acknowledged by the broker.
+    /// What the client still holds: appends not yet acknowledged by the broker, plus delivery
+    /// reports and requests in its queues (librdkafka's `outq_len`). A gauge for back
+    /// pressure and shutdown, not an exact count of pending appends.
     pub fn pending(&self) -> usize {
         usize::try_from(self.producer.in_flight_count()).unwrap_or_default()
     }

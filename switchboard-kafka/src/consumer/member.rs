@@ -9,7 +9,7 @@ use rdkafka::{
     error::KafkaError,
     message::BorrowedMessage,
 };
-use switchboard_core::{Envelope, Result};
+use switchboard_core::{Envelope, Error, Result};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,
@@ -48,6 +48,8 @@ pub(crate) enum Command {
         delay: Duration,
         reply: Option<oneshot::Sender<Result<()>>>,
     },
+    /// Commit, leave the group, and say how the commit went.
+    Close { reply: oneshot::Sender<Result<()>> },
 }
 
 /// A partition paused by a delayed nack, and when to resume it.
@@ -66,11 +68,18 @@ pub(crate) async fn run(
 ) {
     let mut permit = None;
     let mut resumes: Vec<Resume> = Vec::new();
+    let mut closing = None;
     loop {
         let next_resume = resumes.iter().map(|r| r.at).min();
         tokio::select! {
             biased;
-            Some(command) = commands.recv() => settle(&consumer, &shared, command, &mut resumes),
+            Some(command) = commands.recv() => match command {
+                Command::Close { reply } => {
+                    closing = Some(reply);
+                    break;
+                }
+                command => settle(&consumer, &shared, command, &mut resumes),
+            },
             () = out.closed() => break,
             () = tokio::time::sleep_until(next_resume.unwrap_or_else(Instant::now)), if next_resume.is_some() => {
                 resume_due(&consumer, &shared, &mut resumes);
@@ -96,7 +105,10 @@ pub(crate) async fn run(
         }
     }
     drop(permit);
-    shutdown(consumer, shared).await;
+    let result = shutdown(consumer, shared).await;
+    if let Some(reply) = closing {
+        let _ = reply.send(result);
+    }
 }
 
 fn fetched(shared: &Shared, record: &BorrowedMessage<'_>) -> Option<Fetched> {
@@ -144,6 +156,9 @@ fn settle(consumer: &Member, shared: &Shared, command: Command, resumes: &mut Ve
                 }
             };
             let _ = reply.send(result);
+        }
+        Command::Close { reply } => {
+            let _ = reply.send(Ok(()));
         }
         Command::Nack {
             key,
@@ -207,19 +222,29 @@ fn resume_due(consumer: &Member, shared: &Shared, resumes: &mut Vec<Resume>) {
 }
 
 /// Commits acked offsets synchronously, then leaves the group; both wait for the broker, so
-/// they run on a blocking thread.
-async fn shutdown(consumer: Member, shared: Arc<Shared>) {
+/// they run on a blocking thread. Returns how the commit went once it is done, having waited
+/// for the leave at most a session timeout (a broker that never answers would hold it
+/// forever; it then goes on in the background).
+async fn shutdown(consumer: Member, shared: Arc<Shared>) -> Result<()> {
     let group = shared.group.clone();
-    let closing = tokio::task::spawn_blocking(move || {
+    let leave_timeout = shared.leave_timeout;
+    let (committed, commit_result) = oneshot::channel();
+    let leaving = tokio::task::spawn_blocking(move || {
         let points = shared.tracker().uncommitted();
-        if let Err(err) = shared.commit(&consumer, &points, "shutdown") {
+        let result = shared.commit(&consumer, &points, "shutdown");
+        if let Err(err) = &result {
             warn!(group = %shared.group, error = %err, "commit on shutdown failed; those deliveries will be redelivered");
         }
+        let _ = committed.send(result.map_err(error::map));
         // Closing the consumer leaves the group; its final revoke finds nothing left to commit.
         drop(consumer);
     });
-    if let Err(err) = closing.await {
-        warn!(%group, error = %err, "member shutdown panicked");
+    let result = commit_result.await.unwrap_or(Err(Error::Closed));
+    match tokio::time::timeout(leave_timeout, leaving).await {
+        Ok(_) => info!(%group, "member left the group"),
+        Err(_) => {
+            warn!(%group, ?leave_timeout, "leaving the group is slow; it goes on in the background")
+        }
     }
-    info!(%group, "member left the group");
+    result
 }

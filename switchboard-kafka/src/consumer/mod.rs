@@ -56,7 +56,11 @@ impl LogConsumer for KafkaConsumer {
         if topics.is_empty() {
             return Err(Error::from(InvalidInput::Empty { what: "topic list" }));
         }
-        let shared = Arc::new(Shared::new(group.clone(), topics));
+        let shared = Arc::new(Shared::new(
+            group.clone(),
+            topics,
+            self.config.session_timeout(),
+        ));
         let consumer: Member = self
             .config
             .consumer_config(group.as_str())

@@ -4,6 +4,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
 };
 
 use rdkafka::{
@@ -23,14 +24,17 @@ use crate::context;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) group: Group,
+    /// How long a closing member waits to have left the group.
+    pub(crate) leave_timeout: Duration,
     tracker: Mutex<Tracker>,
     topics: HashMap<String, Topic>,
 }
 
 impl Shared {
-    pub(crate) fn new(group: Group, topics: &[Topic]) -> Self {
+    pub(crate) fn new(group: Group, topics: &[Topic], leave_timeout: Duration) -> Self {
         Shared {
             group,
+            leave_timeout,
             tracker: Mutex::default(),
             topics: topics
                 .iter()

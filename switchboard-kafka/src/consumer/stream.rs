@@ -33,6 +33,19 @@ impl KafkaDeliveries {
     pub fn group(&self) -> &Group {
         &self.shared.group
     }
+
+    /// Leaves the group gracefully: commits the acked offsets synchronously, leaves, and
+    /// reports how the commit went. Dropping the stream does the same in the background.
+    ///
+    /// An error means the acked offsets since the last successful commit were not committed:
+    /// those records will be delivered again to the group's next member.
+    pub async fn close(self) -> Result<()> {
+        let (reply, answered) = oneshot::channel();
+        if self.commands.send(Command::Close { reply }).is_err() {
+            return Err(Error::Closed);
+        }
+        answered.await.unwrap_or(Err(Error::Closed))
+    }
 }
 
 impl std::fmt::Debug for KafkaDeliveries {

@@ -1,9 +1,21 @@
 //! The live-broker fixture shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
-use std::{net::ToSocketAddrs, time::Duration};
+use std::{
+    collections::HashSet,
+    net::ToSocketAddrs,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use switchboard_core::{Topic, TopicAdmin, testkit::LogFixture};
+use futures::{StreamExt, future::join_all};
+use switchboard_core::{
+    Delivery, Envelope, Group, LogConsumer, LogProducer, Topic, TopicAdmin,
+    testkit::{LogFixture, next_ok},
+};
 use switchboard_kafka::{KafkaAdmin, KafkaConfig, KafkaConsumer, KafkaProducer};
 
 /// Talks to the broker in `KAFKA_BROKERS` (default 127.0.0.1:9092).
@@ -101,4 +113,84 @@ pub fn init_tracing() {
             .with_test_writer()
             .try_init();
     }
+}
+
+/// The number a test message carries as its payload.
+pub fn number(delivery: &Delivery) -> usize {
+    std::str::from_utf8(delivery.envelope().payload())
+        .expect("utf-8 payload")
+        .parse()
+        .expect("numbered payload")
+}
+
+/// One member acks the first 100 of 400 messages over 4 partitions, then a second member
+/// joins and both drain the rest. With the background commit interval far away, only the
+/// revoke commit can tell the group where the first member stood: the number of acked
+/// messages delivered again says whether it happened.
+///
+/// Asserts that nothing is lost and both members take a share; returns how many acked
+/// messages came again.
+pub async fn second_member_joins(
+    producer: &KafkaProducer,
+    consumer: &KafkaConsumer,
+    group: &Group,
+    topic: &Topic,
+) -> usize {
+    const TOTAL: usize = 400;
+    let appends: Vec<_> = (0..TOTAL)
+        .map(|i| {
+            producer.append(Envelope::new(topic.clone(), i.to_string()).with_key(format!("k{i}")))
+        })
+        .collect();
+    for result in join_all(appends).await {
+        result.expect("append");
+    }
+    let join = || consumer.join(group, std::slice::from_ref(topic));
+    let mut first = join().await.expect("join");
+    let mut before = HashSet::new();
+    for _ in 0..100 {
+        let delivery = next_ok(&mut first, Duration::from_secs(60), "the first hundred").await;
+        before.insert(number(&delivery));
+        delivery.ack().await.expect("ack");
+    }
+    let second = join().await.expect("join");
+    // The first member goes on slowly until the second has partitions, so the rebalance
+    // happens with work left for both; each member stops after 15 s without deliveries.
+    let second_started = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (is_second, mut stream) in [(false, first), (true, second)] {
+        let second_started = second_started.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Ok(Some(delivery)) =
+                tokio::time::timeout(Duration::from_secs(15), stream.next()).await
+            {
+                let delivery = delivery.expect("delivery");
+                got.push(number(&delivery));
+                delivery.ack().await.expect("ack");
+                if is_second {
+                    second_started.store(true, Ordering::SeqCst);
+                } else if !second_started.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            // Leave while the broker is still there.
+            let _ = stream.close().await;
+            got
+        }));
+    }
+    let results: Vec<Vec<usize>> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("member task"))
+        .collect();
+    let after: Vec<usize> = results.iter().flatten().copied().collect();
+    let all: HashSet<usize> = before.iter().chain(&after).copied().collect();
+    assert_eq!(all, (0..TOTAL).collect::<HashSet<_>>(), "nothing lost");
+    assert!(
+        results.iter().all(|got| !got.is_empty()),
+        "both members take a share after the rebalance: {:?}",
+        results.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    after.iter().filter(|n| before.contains(n)).count()
 }
