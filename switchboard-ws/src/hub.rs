@@ -128,6 +128,8 @@ impl Hub {
 
     /// Sets the serialize-once renderer: it turns one event into the bytes every client of the
     /// room receives. Bytes that are valid UTF-8 go out as text frames, others as binary.
+    /// Empty bytes suppress the event: a large broadcast room can skip join and leave
+    /// announcements that would cost one delivery per member per join.
     pub fn with_renderer(self, render: impl Fn(&HubEvent) -> Bytes + Send + Sync + 'static) -> Hub {
         *self
             .inner
@@ -222,22 +224,14 @@ impl Hub {
             return Err(WsError::EmptyMessage);
         }
         let room = room_name(room, inner.config.max_room_chars)?;
-        let event = HubEvent::Message {
-            room,
-            from: username_or_guest(Some(from), MAX_USERNAME_CHARS),
+        let from = username_or_guest(Some(from), MAX_USERNAME_CHARS);
+        let at = Utc::now();
+        let bytes = inner.render(&HubEvent::Message {
+            room: room.clone(),
+            from: from.clone(),
             text: text.to_owned(),
-            at: Utc::now(),
-        };
-        let bytes = inner.render(&event);
-        let HubEvent::Message {
-            room,
-            from,
-            text,
             at,
-        } = event
-        else {
-            unreachable!("built as a message above")
-        };
+        });
         let mut state = inner.lock();
         if state.closed {
             return Err(WsError::Closed);
@@ -248,7 +242,7 @@ impl Hub {
             Wire::Message {
                 room,
                 from,
-                text,
+                text: text.to_owned(),
                 at,
             },
         );
@@ -317,6 +311,9 @@ impl Inner {
     pub(crate) fn fan_out(&self, state: &mut State, room: &str, bytes: Bytes) {
         let mut pending = VecDeque::from([bytes]);
         while let Some(bytes) = pending.pop_front() {
+            if bytes.is_empty() {
+                continue;
+            }
             let Some(members) = state.rooms.get_mut(room).map(|r| &mut r.members) else {
                 return;
             };

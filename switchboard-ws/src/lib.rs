@@ -31,9 +31,13 @@
 //!
 //! let mut alice = node_a.join("lobby", "alice").await?;
 //! assert_eq!(alice.next().await.unwrap(), "alice joined · 1 online");
+//! while node_b.presence("lobby").online == 0 {
+//!     tokio::time::sleep(std::time::Duration::from_millis(5)).await; // the bridge is async
+//! }
 //! let mut bob = node_b.join("lobby", "bob").await?;
-//! assert_eq!(bob.next().await.unwrap(), "bob joined · 1 online");
+//! assert_eq!(bob.next().await.unwrap(), "bob joined · 2 online");
 //! assert_eq!(alice.next().await.unwrap(), "bob joined · 2 online");
+//! assert_eq!(node_a.presence("lobby").members, ["alice", "bob"]);
 //!
 //! node_b.send("lobby", "bob", "<b>hi</b>").await?;
 //! assert_eq!(alice.next().await.unwrap(), "bob: <b>hi</b>"); // escaping is the renderer's job
@@ -48,6 +52,7 @@ mod bridge;
 mod client;
 pub mod close;
 mod config;
+mod connection;
 mod error;
 mod event;
 mod hub;

@@ -1,21 +1,20 @@
-//! axum glue: the `/ws/connect` handler and the per-connection loop.
+//! axum glue: the `/ws/connect` handler (origin check, username, limits, upgrade, join).
 
 use std::time::Duration;
 
 use axum::{
-    extract::{
-        Query, WebSocketUpgrade,
-        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, rejection::WebSocketUpgradeRejection},
-    },
+    extract::{Query, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{MethodRouter, get},
 };
-use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 
-use crate::{ClientHandle, Hub, WsError, close, sanitize::username_or_guest};
+use crate::{Hub, WsError, connection::serve_socket, sanitize::username_or_guest};
+
+/// tungstenite zeroes its whole read buffer before every read attempt; its 128 KiB default
+/// costs far more than the chat messages it reads (larger messages still fit: it grows).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Limits and timings of WebSocket connections made through [`ws_route`].
 ///
@@ -101,6 +100,7 @@ pub fn ws_route<S: Clone + Send + Sync + 'static>(
                 Err(err) => return join_refused(err),
             };
             upgrade
+                .read_buffer_size(READ_BUFFER_BYTES)
                 .max_message_size(config.max_message_bytes)
                 .max_frame_size(config.max_message_bytes)
                 .on_upgrade(move |socket| serve_socket(socket, hub, client, config))
@@ -140,128 +140,6 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     allowed
         .iter()
         .any(|allowed| allowed == "*" || normalise(allowed) == origin)
-}
-
-enum Ending {
-    Close(u16, &'static str),
-    Gone,
-}
-
-/// Pumps one connection: hub → socket (batched), socket → hub, pings, idle timeout.
-async fn serve_socket(
-    mut socket: WebSocket,
-    hub: Hub,
-    mut client: ClientHandle,
-    config: UpgradeConfig,
-) {
-    let watch = client.watch();
-    let mut ping = tokio::time::interval(config.ping_interval);
-    ping.tick().await;
-    let idle = tokio::time::sleep(config.idle_timeout);
-    tokio::pin!(idle);
-    let ending = loop {
-        tokio::select! {
-            biased;
-            reason = watch.wait() => break Ending::Close(reason.close_code(), reason.reason()),
-            out = client.next() => {
-                let Some(first) = out else {
-                    break Ending::Close(close::GOING_AWAY, "server shutting down");
-                };
-                tokio::select! {
-                    written = write_batch(&mut socket, first, &mut client) => {
-                        if written.is_err() { break Ending::Gone; }
-                    }
-                    // Frames already buffered are flushed with the close frame below.
-                    reason = watch.wait() => break Ending::Close(reason.close_code(), reason.reason()),
-                }
-            }
-            incoming = socket.recv() => {
-                idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
-                match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        match hub.send(client.room(), client.username(), text.as_str()).await {
-                            Ok(()) | Err(WsError::EmptyMessage) => {}
-                            Err(WsError::MessageTooLarge { .. }) => {
-                                break Ending::Close(close::MESSAGE_TOO_BIG, "message too big");
-                            }
-                            Err(err) => {
-                                tracing::warn!(room = client.room(), error = %err, "message refused");
-                            }
-                        }
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        break Ending::Close(close::UNSUPPORTED_DATA, "text messages only");
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break Ending::Gone,
-                    Some(Err(err)) => {
-                        break if is_too_big(err) {
-                            Ending::Close(close::MESSAGE_TOO_BIG, "message too big")
-                        } else {
-                            Ending::Gone
-                        };
-                    }
-                }
-            }
-            _ = ping.tick() => {
-                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
-                    break Ending::Gone;
-                }
-            }
-            _ = &mut idle => break Ending::Close(close::IDLE_TIMEOUT, "idle timeout"),
-        }
-    };
-    // Leave the room before the (possibly slow) close handshake.
-    let (room, user) = (client.room().to_owned(), client.username().to_owned());
-    drop(client);
-    if let Ending::Close(code, reason) = ending {
-        tracing::debug!(room = %room, user = %user, code, reason, "closing websocket");
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        };
-        // Send the close frame, then wait for the client's reply (the closing handshake), both
-        // within `close_timeout`: a client that never reads cannot hold the task.
-        let _ = tokio::time::timeout(config.close_timeout, async {
-            socket.send(Message::Close(Some(frame))).await?;
-            while let Some(msg) = socket.recv().await {
-                if matches!(msg?, Message::Close(_)) {
-                    break;
-                }
-            }
-            Ok::<_, axum::Error>(())
-        })
-        .await;
-    }
-}
-
-/// Writes `first` and whatever else is already queued, then flushes once.
-async fn write_batch(
-    socket: &mut WebSocket,
-    first: Bytes,
-    client: &mut ClientHandle,
-) -> Result<(), axum::Error> {
-    const MAX_BATCH: usize = 64;
-    socket.feed(frame(first)).await?;
-    for _ in 1..MAX_BATCH {
-        let Some(more) = client.try_next() else { break };
-        socket.feed(frame(more)).await?;
-    }
-    socket.flush().await
-}
-
-/// Text when the renderer produced UTF-8 (it normally does), binary otherwise; never a copy.
-fn frame(bytes: Bytes) -> Message {
-    match Utf8Bytes::try_from(bytes.clone()) {
-        Ok(text) => Message::Text(text),
-        Err(_) => Message::Binary(bytes),
-    }
-}
-
-fn is_too_big(err: axum::Error) -> bool {
-    err.into_inner()
-        .downcast::<tungstenite::Error>()
-        .is_ok_and(|err| matches!(*err, tungstenite::Error::Capacity(_)))
 }
 
 #[cfg(test)]

@@ -11,10 +11,11 @@ use common::{Client, connect, eventually, next_json, next_message, say, serve};
 use switchboard_core::{Publisher, Subject, Subscriber, mem::MemBus};
 use switchboard_ws::{Hub, HubConfig, UpgradeConfig, ws_route};
 
+/// Fast heartbeats; a TTL long enough that a loaded machine never expires a live node.
 fn config() -> HubConfig {
     HubConfig {
         heartbeat_interval: Duration::from_millis(100),
-        presence_ttl: Duration::from_millis(500),
+        presence_ttl: Duration::from_secs(3),
         ..HubConfig::default()
     }
 }
@@ -129,7 +130,11 @@ async fn bridged_over_nats() {
 async fn presence_of_a_vanished_node_expires() {
     let bus = MemBus::new();
     let prefix = unique_prefix();
-    let (hub_a, hub_b) = (Hub::new(config()), Hub::new(config()));
+    let short_ttl = HubConfig {
+        presence_ttl: Duration::from_millis(500),
+        ..config()
+    };
+    let (hub_a, hub_b) = (Hub::new(short_ttl.clone()), Hub::new(short_ttl));
     let _bridge_a = hub_a.bridge(bus.clone(), &prefix).await.unwrap();
     let bridge_b = hub_b.bridge(bus.clone(), &prefix).await.unwrap();
     let mut alice = hub_a.join("lobby", "alice").await.unwrap();

@@ -156,3 +156,16 @@ async fn closing_the_hub_disconnects_everyone() {
         Err(WsError::Closed)
     ));
 }
+
+#[tokio::test]
+async fn a_renderer_returning_nothing_suppresses_the_event() {
+    let hub = Hub::new(HubConfig::default()).with_renderer(|event: &HubEvent| match event {
+        HubEvent::Message { .. } => switchboard_ws::render_json(event),
+        _ => bytes::Bytes::new(),
+    });
+    let mut a = hub.join("r", "a").await.unwrap();
+    let _b = hub.join("r", "b").await.unwrap();
+    hub.send("r", "b", "only this").await.unwrap();
+    assert_eq!(next_json(&mut a).await["text"], "only this");
+    assert_eq!(hub.presence("r").online, 2, "presence is still tracked");
+}

@@ -314,5 +314,34 @@ async fn closing_the_hub_closes_sockets_with_1001() {
         Seen::Closed(Some(frame)) => assert_eq!(frame.code, CloseCode::Away),
         other => panic!("expected 1001, got {other:?}"),
     }
-    let _ = Message::Ping(Default::default());
+}
+
+#[tokio::test]
+async fn binary_messages_close_with_1003() {
+    let hub = Hub::new(HubConfig::default());
+    let addr = serve(app(&hub, UpgradeConfig::default())).await;
+    let mut client = connect(addr, "username=bin").await;
+    next_json(&mut client).await;
+    futures::SinkExt::send(&mut client, Message::binary(vec![1u8, 2, 3]))
+        .await
+        .unwrap();
+    match next_seen(&mut client).await {
+        Seen::Closed(Some(frame)) => assert_eq!(frame.code, CloseCode::Unsupported),
+        other => panic!("expected close 1003, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_client_close_gets_its_reply_and_leaves() {
+    let hub = Hub::new(HubConfig::default());
+    let addr = serve(app(&hub, UpgradeConfig::default())).await;
+    let mut client = connect(addr, "username=bye").await;
+    next_json(&mut client).await;
+    client.close(None).await.unwrap();
+    match next_seen(&mut client).await {
+        Seen::Closed(_) => {}
+        other => panic!("expected the close reply, got {other:?}"),
+    }
+    assert!(client.next().await.is_none(), "closed cleanly");
+    eventually("client removed", || hub.presence("lobby").online == 0).await;
 }
