@@ -35,10 +35,21 @@ pub(crate) struct UrlConfig {
     pub(crate) url: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct KafkaConfig {
     #[serde(default, deserialize_with = "brokers")]
     pub(crate) brokers: Option<Vec<String>>,
+    /// The processor's consumer group.
+    pub(crate) group: String,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: None,
+            group: switchboard_core::flows::PROCESSOR_GROUP.to_owned(),
+        }
+    }
 }
 
 /// One service's configuration. An unset (or empty) URL means the in-memory transport.
@@ -175,6 +186,9 @@ impl Config {
                     format!("`{url}` must start with {}", allowed.join(" or ")),
                 ));
             }
+        }
+        if let Err(err) = switchboard_core::Group::new(&self.kafka.group) {
+            return Err(bad("kafka.group", err.to_string()));
         }
         for broker in self.kafka.brokers.iter().flatten() {
             let port = broker.rsplit_once(':').map(|(_, p)| p.parse::<u16>());

@@ -3,7 +3,7 @@
 use serde_json::json;
 use switchboard_core::{
     Firehose, Flow, Group, Result, Serving, Subject,
-    flows::{self, CACHE_NAMESPACE, EVENTS_TOPIC, PROCESSOR_GROUP, Processor},
+    flows::{self, CACHE_NAMESPACE, EVENTS_TOPIC, Processor},
 };
 use tokio::task::JoinHandle;
 
@@ -27,7 +27,11 @@ pub(crate) async fn start_notifier(backends: &Backends) -> Result<Serving> {
 
 /// Runs the processor pipeline until shutdown; the task ends once the record in hand is
 /// settled and the consumer has left its group.
-pub(crate) fn spawn_processor(backends: &Backends, shutdown: Shutdown) -> JoinHandle<Result<()>> {
+pub(crate) fn spawn_processor(
+    backends: &Backends,
+    group: &str,
+    shutdown: Shutdown,
+) -> JoinHandle<Result<()>> {
     let firehose = Firehose::spawn(
         backends.bus.publisher.clone(),
         "processor",
@@ -40,13 +44,14 @@ pub(crate) fn spawn_processor(backends: &Backends, shutdown: Shutdown) -> JoinHa
         firehose.clone(),
     );
     let consumer = backends.log.consumer.clone();
+    let group = group.to_owned();
     tokio::spawn(async move {
-        let group = Group::new(PROCESSOR_GROUP)?;
+        let group = Group::new(group)?;
         let topic = Subject::new(EVENTS_TOPIC)?;
         firehose.emit(
             Flow::System,
             "start",
-            json!({ "topic": EVENTS_TOPIC, "group": PROCESSOR_GROUP }),
+            json!({ "topic": EVENTS_TOPIC, "group": group.as_str() }),
         );
         let result = processor
             .run(

@@ -69,7 +69,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let processor = match config.kafka.brokers {
         None => {
             tracing::info!("processor runs in-process");
-            Some(services::spawn_processor(&backends, shutdown.clone()))
+            Some(services::spawn_processor(
+                &backends,
+                &config.kafka.group,
+                shutdown.clone(),
+            ))
         }
         Some(_) => None,
     };

@@ -43,7 +43,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = Shutdown::new();
     shutdown.on_signals();
 
-    let pipeline = services::spawn_processor(&backends, shutdown.clone());
+    let pipeline = services::spawn_processor(&backends, &config.kafka.group, shutdown.clone());
     let health = Health::new(
         "processor",
         ["kafka", "postgres", "redis", "nats"]

@@ -137,6 +137,7 @@ impl Services {
         let logs = std::env::temp_dir().join(format!("sb-e2e-{}", std::process::id()));
         std::fs::create_dir_all(&logs).unwrap();
         let gateway_port = free_port();
+        let group = format!("processor-e2e-{}", std::process::id());
         let mut children = Vec::new();
         for (name, port) in [
             ("processor", free_port()),
@@ -151,6 +152,8 @@ impl Services {
                 .env(format!("{prefix}_REDIS_URL"), &redis)
                 .env(format!("{prefix}_NATS_URL"), &nats)
                 .env(format!("{prefix}_KAFKA_BROKERS"), &kafka)
+                // A group of its own: isolated from other runs on the same broker.
+                .env(format!("{prefix}_KAFKA_GROUP"), &group)
                 .env("RUST_LOG", "info")
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
