@@ -34,6 +34,32 @@ async fn kafka_flow_across_three_processes() {
         );
     }
 
+    // The notifier and processor serve their own `GET /health`.
+    for (service, port, deps) in [
+        ("notifier", services.notifier_port, &["nats"][..]),
+        (
+            "processor",
+            services.processor_port,
+            &["kafka", "postgres", "redis", "nats"][..],
+        ),
+    ] {
+        let health = Http::new(port).get("/health").await;
+        assert_eq!(health.status, 200, "{service}: {}", health.body);
+        let report: serde_json::Value = serde_json::from_str(&health.body).unwrap();
+        assert_eq!(report["service"], service);
+        assert_eq!(report["status"], "ok");
+        for dep in deps {
+            assert_eq!(
+                report["dependencies"][dep]["state"], "up",
+                "{service} {dep}"
+            );
+            assert_eq!(
+                report["dependencies"][dep]["backend"], *dep,
+                "{service} {dep}"
+            );
+        }
+    }
+
     // Request/reply reaches the notifier process over NATS.
     let token = gateway.csrf_token().await;
     let reply = gateway

@@ -122,6 +122,8 @@ fn check_reachable(what: &str, addr: &str) {
 pub(crate) struct Services {
     children: Vec<(&'static str, Child)>,
     pub(crate) gateway_port: u16,
+    pub(crate) notifier_port: u16,
+    pub(crate) processor_port: u16,
     logs: PathBuf,
 }
 
@@ -136,12 +138,12 @@ impl Services {
         build_examples();
         let logs = std::env::temp_dir().join(format!("sb-e2e-{}", std::process::id()));
         std::fs::create_dir_all(&logs).unwrap();
-        let gateway_port = free_port();
+        let (gateway_port, notifier_port, processor_port) = (free_port(), free_port(), free_port());
         let group = format!("processor-e2e-{}", std::process::id());
         let mut children = Vec::new();
         for (name, port) in [
-            ("processor", free_port()),
-            ("notifier", free_port()),
+            ("processor", processor_port),
+            ("notifier", notifier_port),
             ("gateway", gateway_port),
         ] {
             let prefix = name.to_uppercase();
@@ -165,6 +167,8 @@ impl Services {
         Services {
             children,
             gateway_port,
+            notifier_port,
+            processor_port,
             logs,
         }
     }
