@@ -7,13 +7,12 @@ use futures::future::BoxFuture;
 use switchboard_core::{
     BoxError, DynEventStore, DynKeyValue, DynLogConsumer, DynLogProducer, DynPublisher,
     DynRequester, DynResponder, DynSubscriber, Envelope, EventStore, Key, KeyValue, Namespace,
-    Pattern, Publisher, Subject, Subscriber, TopicAdmin,
-    flows::EVENTS_TOPIC,
+    Pattern, Publisher, Subject, Subscriber,
     mem::{MemBus, MemEventStore, MemKv, MemLog},
     pubsub::BoxMessageStream,
 };
 
-use super::{config::Config, health::Dependency};
+use super::{config::Config, connect, health::Dependency};
 
 /// Pub/sub plus request/reply: NATS, or one in-memory bus.
 #[derive(Clone)]
@@ -65,13 +64,23 @@ pub(crate) struct KvFactory {
 }
 
 impl KvFactory {
+    pub(crate) fn new(
+        backend: &'static str,
+        make: impl Fn(Namespace) -> DynKeyValue + Send + Sync + 'static,
+    ) -> Self {
+        KvFactory {
+            make: Arc::new(make),
+            backend,
+        }
+    }
+
     pub(crate) fn namespace(&self, namespace: &str) -> DynKeyValue {
         (self.make)(Namespace::new(namespace).expect("namespaces in code are valid"))
     }
 }
 
-type ProbeFuture = BoxFuture<'static, switchboard_core::Result<()>>;
-type ProbeFn = Arc<dyn Fn() -> ProbeFuture + Send + Sync>;
+pub(crate) type ProbeFuture = BoxFuture<'static, switchboard_core::Result<()>>;
+pub(crate) type ProbeFn = Arc<dyn Fn() -> ProbeFuture + Send + Sync>;
 
 /// The durable log: Kafka, or an in-memory log.
 #[derive(Clone)]
@@ -79,7 +88,7 @@ pub(crate) struct Log {
     pub(crate) producer: DynLogProducer,
     pub(crate) consumer: DynLogConsumer,
     pub(crate) backend: &'static str,
-    probe: Option<ProbeFn>,
+    pub(crate) probe: Option<ProbeFn>,
 }
 
 /// The event store: Postgres, or in memory.
@@ -114,8 +123,8 @@ impl fmt::Debug for Backends {
 /// A backend that could not be set up at startup.
 #[derive(Debug)]
 pub(crate) struct BackendError {
-    key: &'static str,
-    source: BoxError,
+    pub(crate) key: &'static str,
+    pub(crate) source: BoxError,
 }
 
 impl fmt::Display for BackendError {
@@ -130,7 +139,7 @@ impl std::error::Error for BackendError {
     }
 }
 
-fn failed(key: &'static str) -> impl FnOnce(switchboard_core::Error) -> BackendError {
+pub(crate) fn failed(key: &'static str) -> impl FnOnce(switchboard_core::Error) -> BackendError {
     move |err| BackendError {
         key,
         source: Box::new(err),
@@ -138,8 +147,6 @@ fn failed(key: &'static str) -> impl FnOnce(switchboard_core::Error) -> BackendE
 }
 
 pub(crate) const MEMORY: &str = "memory";
-/// Partitions of `switchboard.events` when the gateway or processor creates it.
-const EVENTS_PARTITIONS: u32 = 4;
 
 /// The backends a service needs; the others stay in memory even when configured.
 #[derive(Clone, Copy, Debug, Default)]
@@ -200,27 +207,18 @@ impl Backends {
     pub(crate) async fn connect(config: &Config, needs: Needs) -> Result<Backends, BackendError> {
         let mut backends = Backends::embedded();
         if let (true, Some(url)) = (needs.postgres, &config.postgres.url) {
-            backends.store = postgres(url, config.postgres.migrate).await?;
+            backends.store = connect::postgres(url, config.postgres.migrate).await?;
         }
         if let (true, Some(url)) = (needs.redis, &config.redis.url) {
-            let (kv, pubsub) = redis(url).await?;
+            let (kv, pubsub) = connect::redis(url).await?;
             backends.kv = kv;
             backends.redis_pubsub = pubsub;
         }
         if let (true, Some(url)) = (needs.nats, &config.nats.url) {
-            let bus = switchboard_nats::NatsBus::connect(url)
-                .await
-                .map_err(failed("nats.url"))?;
-            backends.bus = Bus {
-                publisher: DynPublisher::new(bus.clone()),
-                subscriber: DynSubscriber::new(bus.clone()),
-                requester: DynRequester::new(bus.clone()),
-                responder: DynResponder::new(bus),
-                backend: "nats",
-            };
+            backends.bus = connect::nats(url).await?;
         }
         if let (true, Some(brokers)) = (needs.kafka, &config.kafka.brokers) {
-            backends.log = kafka(&brokers.join(","), &config.service).await?;
+            backends.log = connect::kafka(&brokers.join(","), &config.service).await?;
         }
         Ok(backends)
     }
@@ -288,68 +286,3 @@ impl Backends {
 
 /// How long a health probe may take.
 pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
-async fn postgres(url: &str, migrate: bool) -> Result<Store, BackendError> {
-    let key = "postgres.url";
-    let to_err = |err: switchboard_postgres::PgError| BackendError {
-        key,
-        source: Box::new(err),
-    };
-    let pool = switchboard_postgres::PgConfig::new(url)
-        .connect()
-        .await
-        .map_err(to_err)?;
-    if migrate {
-        let applied = switchboard_postgres::migrate(&pool).await.map_err(to_err)?;
-        tracing::info!(applied = applied.len(), "postgres migrations applied");
-    } else {
-        tracing::info!("postgres.migrate is false: migrations not applied");
-    }
-    Ok(Store {
-        store: DynEventStore::new(switchboard_postgres::PgEventStore::new(pool)),
-        backend: "postgres",
-    })
-}
-
-async fn redis(url: &str) -> Result<(KvFactory, PubSub), BackendError> {
-    let key = "redis.url";
-    let redis = switchboard_redis::Redis::connect(switchboard_redis::RedisConfig::new(url))
-        .await
-        .map_err(failed(key))?;
-    let subscriber = redis.subscriber().await.map_err(failed(key))?;
-    let kv_client = redis.clone();
-    Ok((
-        KvFactory {
-            make: Arc::new(move |ns| DynKeyValue::new(kv_client.key_value(ns))),
-            backend: "redis",
-        },
-        PubSub {
-            publisher: DynPublisher::new(redis.publisher()),
-            subscriber: DynSubscriber::new(subscriber),
-            backend: "redis",
-        },
-    ))
-}
-
-async fn kafka(brokers: &str, service: &str) -> Result<Log, BackendError> {
-    let key = "kafka.brokers";
-    let config = switchboard_kafka::KafkaConfig::new(brokers).with_client_id(service);
-    let admin = switchboard_kafka::KafkaAdmin::new(&config).map_err(failed(key))?;
-    let topic = Subject::new(EVENTS_TOPIC).expect("valid topic");
-    admin
-        .create_topic(&topic, EVENTS_PARTITIONS)
-        .await
-        .map_err(failed(key))?;
-    let producer = switchboard_kafka::KafkaProducer::new(&config).map_err(failed(key))?;
-    let admin = Arc::new(admin);
-    let probe: ProbeFn = Arc::new(move || {
-        let (admin, topic) = (admin.clone(), topic.clone());
-        Box::pin(async move { admin.partitions(&topic).await.map(drop) })
-    });
-    Ok(Log {
-        producer: DynLogProducer::new(producer),
-        consumer: DynLogConsumer::new(switchboard_kafka::KafkaConsumer::new(&config)),
-        backend: "kafka",
-        probe: Some(probe),
-    })
-}

@@ -3,6 +3,7 @@
 
 pub(crate) mod backends;
 pub(crate) mod config;
+pub(crate) mod connect;
 pub(crate) mod health;
 pub(crate) mod server;
 pub(crate) mod services;
