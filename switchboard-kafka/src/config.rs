@@ -122,7 +122,8 @@ impl KafkaConfig {
         self
     }
 
-    /// Deliveries a member fetches ahead of its stream's reader, at most. Default 256.
+    /// Deliveries a member keeps fetched ahead of its stream's reader; beyond it, partitions
+    /// pause until the reader catches up. Default 256.
     pub fn with_prefetch(mut self, deliveries: usize) -> Self {
         self.prefetch = deliveries.max(1);
         self

@@ -544,3 +544,36 @@ async fn eager_rebalance_commits_on_revoke() {
         "{again} acked records came again: the revoke did not commit"
     );
 }
+
+/// A member whose reader stops reading still serves rebalances (its backlog pauses the
+/// partitions instead of stopping the consumer), so a newcomer gets partitions promptly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_reader_does_not_block_a_rebalance() {
+    let kafka = Kafka::with_config(common::config().with_prefetch(50));
+    let names = Names::unique();
+    let topic = names.subject("idle");
+    let group = names.group("g");
+    kafka.create_topic(&topic, 4).await;
+    append_numbered(&kafka, &topic, 0..1_000).await;
+    let mut idle = kafka
+        .consumer
+        .join(&group, std::slice::from_ref(&topic))
+        .await
+        .expect("join");
+    // Read one, then stop reading: the backlog fills up.
+    let held = next_ok(&mut idle, WAIT, "the first delivery").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut newcomer = kafka
+        .consumer
+        .join(&group, std::slice::from_ref(&topic))
+        .await
+        .expect("join");
+    let first = next_ok(
+        &mut newcomer,
+        kafka.settle_time() + WAIT,
+        "a delivery on the newcomer while the other member's reader is idle",
+    )
+    .await;
+    first.ack().await.expect("ack");
+    held.ack().await.expect("ack");
+}

@@ -1,7 +1,11 @@
 //! The task that runs one group member: it fetches records ahead of the stream's reader,
 //! carries out acks and nacks, and on shutdown commits and leaves the group.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
 use rdkafka::{
     Message as _, Offset, TopicPartitionList,
@@ -60,16 +64,26 @@ struct Resume {
 }
 
 /// Runs the member until its stream is dropped or the consumer fails for good.
+///
+/// The consumer is polled all the time, so rebalances are served even while the stream's
+/// reader is busy: fetched records wait in a backlog, and once `prefetch` of them wait, each
+/// partition that delivers another is paused until the backlog is half drained.
 pub(crate) async fn run(
     consumer: Member,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     out: mpsc::Sender<Result<Fetched>>,
+    prefetch: usize,
 ) {
-    let mut permit = None;
+    let mut backlog: VecDeque<Result<Fetched>> = VecDeque::new();
+    let mut throttled: HashSet<PartitionKey> = HashSet::new();
     let mut resumes: Vec<Resume> = Vec::new();
     let mut closing = None;
+    let mut failed = false;
     loop {
+        if failed && backlog.is_empty() {
+            break;
+        }
         let next_resume = resumes.iter().map(|r| r.at).min();
         tokio::select! {
             biased;
@@ -82,32 +96,68 @@ pub(crate) async fn run(
             },
             () = out.closed() => break,
             () = tokio::time::sleep_until(next_resume.unwrap_or_else(Instant::now)), if next_resume.is_some() => {
-                resume_due(&consumer, &shared, &mut resumes);
+                resume_due(&consumer, &shared, &mut resumes, &throttled);
             }
-            reserved = out.reserve(), if permit.is_none() => match reserved {
-                Ok(reserved) => permit = Some(reserved),
+            reserved = out.reserve(), if !backlog.is_empty() => match reserved {
+                Ok(permit) => {
+                    permit.send(backlog.pop_front().expect("the backlog is not empty"));
+                    if backlog.len() <= prefetch / 2 && !throttled.is_empty() {
+                        unthrottle(&consumer, &shared, &mut throttled, &resumes);
+                    }
+                }
                 Err(_closed) => break,
             },
-            received = consumer.recv(), if permit.is_some() => match received {
+            received = consumer.recv(), if !failed => match received {
                 Ok(record) => {
                     if let Some(fetched) = fetched(&shared, &record) {
-                        permit.take().expect("a permit is held").send(Ok(fetched));
+                        let key = fetched.key.clone();
+                        backlog.push_back(Ok(fetched));
+                        if backlog.len() >= prefetch && !throttled.contains(&key) {
+                            throttle(&consumer, &key);
+                            throttled.insert(key);
+                        }
                     }
                 }
                 Err(err @ KafkaError::MessageConsumptionFatal(_)) => {
                     warn!(group = %shared.group, error = %err, "fatal consumer error; the member stops");
-                    permit.take().expect("a permit is held").send(Err(error::map(err)));
-                    break;
+                    backlog.push_back(Err(error::map(err)));
+                    failed = true;
                 }
                 // librdkafka recovers from the others by itself (broker down, leader moved…).
                 Err(err) => warn!(group = %shared.group, error = %err, "consumer error"),
             },
         }
     }
-    drop(permit);
     let result = shutdown(consumer, shared).await;
     if let Some(reply) = closing {
         let _ = reply.send(result);
+    }
+}
+
+/// Pauses a partition whose records the reader cannot take yet. A pause drops what librdkafka
+/// fetched ahead and resumes after the last record handed to us, so nothing is skipped.
+fn throttle(consumer: &Member, key: &PartitionKey) {
+    debug!(topic = %key.0, partition = key.1, "backlog full: pausing partition");
+    if let Err(err) = partition_list(key, None).and_then(|list| consumer.pause(&list)) {
+        warn!(topic = %key.0, partition = key.1, error = %err, "pause for back pressure failed");
+    }
+}
+
+/// Resumes the throttled partitions that are still ours and not waiting out a nack delay.
+fn unthrottle(
+    consumer: &Member,
+    shared: &Shared,
+    throttled: &mut HashSet<PartitionKey>,
+    resumes: &[Resume],
+) {
+    for key in throttled.drain() {
+        let nack_pending = resumes.iter().any(|r| r.key == key);
+        if nack_pending || shared.tracker().stamp(&key).is_none() {
+            continue;
+        }
+        if let Err(err) = partition_list(&key, None).and_then(|list| consumer.resume(&list)) {
+            warn!(topic = %key.0, partition = key.1, error = %err, "resume after back pressure failed");
+        }
     }
 }
 
@@ -206,12 +256,20 @@ fn rewind(
     )
 }
 
-fn resume_due(consumer: &Member, shared: &Shared, resumes: &mut Vec<Resume>) {
+fn resume_due(
+    consumer: &Member,
+    shared: &Shared,
+    resumes: &mut Vec<Resume>,
+    throttled: &HashSet<PartitionKey>,
+) {
     let now = Instant::now();
     let (due, later): (Vec<Resume>, Vec<Resume>) = resumes.drain(..).partition(|r| r.at <= now);
     *resumes = later;
     for resume in due {
-        if !shared.tracker().is_current(&resume.key, resume.generation) {
+        // A throttled partition is resumed when the backlog drains.
+        if !shared.tracker().is_current(&resume.key, resume.generation)
+            || throttled.contains(&resume.key)
+        {
             continue;
         }
         let resumed = partition_list(&resume.key, None).and_then(|list| consumer.resume(&list));

@@ -9,7 +9,9 @@
 //!   committed synchronously before the partitions are let go;
 //! - a nack seeks the partition back to the nacked record (pausing it for the delay first), so
 //!   it and every later record of the partition come again in order; a dropped delivery is a
-//!   nack without delay.
+//!   nack without delay;
+//! - the task polls librdkafka all the time, so rebalances are served while the reader is
+//!   busy; a full backlog pauses partitions instead.
 
 mod member;
 mod rebalance;
@@ -30,6 +32,9 @@ use self::{
     rebalance::{MemberContext, Shared},
 };
 use crate::{KafkaConfig, error};
+
+/// Records between the member task and its stream; the task's backlog holds the rest.
+const HANDOFF: usize = 16;
 
 /// Joins Kafka consumer groups. Cheap to clone; each [`join`](LogConsumer::join) is a new
 /// member with its own connection.
@@ -71,10 +76,13 @@ impl LogConsumer for KafkaConsumer {
         let names: Vec<&str> = topics.iter().map(Topic::as_str).collect();
         consumer.subscribe(&names).map_err(error::map)?;
         info!(%group, topics = ?names, strategy = %self.config.assignment_strategy(), "joined consumer group");
-        let (out, fetched) = mpsc::channel(self.config.prefetch());
+        let (out, fetched) = mpsc::channel(HANDOFF);
         let (commands, received) = mpsc::unbounded_channel();
         let span = info_span!("kafka.member", %group);
-        tokio::spawn(member::run(consumer, shared.clone(), received, out).instrument(span));
+        let prefetch = self.config.prefetch();
+        tokio::spawn(
+            member::run(consumer, shared.clone(), received, out, prefetch).instrument(span),
+        );
         Ok(KafkaDeliveries {
             fetched,
             commands,
