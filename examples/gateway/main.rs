@@ -66,6 +66,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         Some(_) => None,
     };
+    if config.kafka.brokers.is_some() && config.nats.url.is_none() {
+        tracing::warn!(
+            "kafka.brokers is set without nats.url: a separate processor cannot send its results \
+             to this gateway; set nats.url too"
+        );
+    }
     let processor = match config.kafka.brokers {
         None => {
             tracing::info!("processor runs in-process");
