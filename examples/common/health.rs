@@ -168,3 +168,59 @@ pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_down_dependency_degrades_the_report_and_answers_503() {
+        let health = Health::new(
+            "processor",
+            vec![
+                Dependency::probed("postgres", "postgres", || {
+                    Box::pin(async {
+                        Err(switchboard_core::Error::unavailable(std::io::Error::other(
+                            "connection refused",
+                        )))
+                    })
+                }),
+                Dependency::probed("redis", "memory", || Box::pin(async { Ok(()) })),
+                Dependency::unprobed("kafka", "kafka"),
+            ],
+        );
+        let report = health.report().await;
+        assert_eq!(report.status, "degraded");
+        let postgres = &report.dependencies["postgres"];
+        assert_eq!(postgres.state, "down");
+        assert_eq!(
+            postgres.error.as_deref(),
+            Some("backend unavailable: connection refused")
+        );
+        assert_eq!(report.dependencies["redis"].state, "up");
+        assert_eq!(report.dependencies["kafka"].state, "unchecked");
+        let response = handler(health).await.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_probe_times_out() {
+        let health = Health::new(
+            "gateway",
+            vec![Dependency::probed("nats", "nats", || {
+                Box::pin(futures::future::pending())
+            })],
+        );
+        let report = health.report().await;
+        assert_eq!(report.dependencies["nats"].state, "down");
+        assert!(
+            report.dependencies["nats"]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("no answer")
+        );
+    }
+}
