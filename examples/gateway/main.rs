@@ -1,92 +1,126 @@
-//! The gateway, for now an embedded tour of the core flows on the in-memory transports.
+//! The gateway: the live HTMX page and every flow's routes.
 //!
-//! Run with `cargo run --example gateway`.
+//! Run with `cargo run --example gateway`, then open <http://127.0.0.1:8080>. With no
+//! configuration and no servers it serves all six flows in one process on the in-memory
+//! transports, the notifier and processor running in-process. Set `postgres.url`, `redis.url`,
+//! `nats.url` and `kafka.brokers` (in `configs/gateway.yaml` or as `GATEWAY_…` variables) to use
+//! real backends, with the notifier and processor as their own processes.
 
-use std::time::Duration;
+#[allow(dead_code)] // shared by three binaries, each using a subset
+#[path = "../common/mod.rs"]
+mod common;
 
-use bytes::Bytes;
-use futures::StreamExt;
-use serde_json::json;
-use switchboard_core::{
-    Envelope, Error, EventStore, FIREHOSE_SUBJECT, Firehose, FirehoseLayer, Flow, Group, Key,
-    KeyValue, LogConsumer, LogProducer, Namespace, NewEvent, Pattern, RequestService, Responder,
-    Subject, Subscriber,
-    mem::{MemBus, MemEventStore, MemKv, MemLog},
+mod chat;
+mod error;
+mod params;
+mod peers;
+mod routes;
+mod security;
+mod sse;
+mod state;
+mod views;
+
+#[cfg(test)]
+mod tests;
+
+use common::{
+    backends::{Backends, Needs},
+    config::Config,
+    health::Health,
+    server, services,
+    shutdown::Shutdown,
+    telemetry,
 };
-use tower::{ServiceBuilder, ServiceExt, service_fn};
+use state::AppState;
+use switchboard_core::Subject;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let bus = MemBus::new();
-    let mut firehose_events = bus.subscribe(&Pattern::new(FIREHOSE_SUBJECT)?).await?;
-    let firehose = Firehose::spawn(bus.clone(), "gateway", Firehose::DEFAULT_CAPACITY);
+async fn main() -> std::process::ExitCode {
+    common::exit_on_error(run().await)
+}
 
-    // Flow 3: request/reply, the notifier answering in-process.
-    let echo = service_fn(|msg: Envelope| async move {
-        Ok::<_, Error>(Bytes::from(format!(
-            "echo: {}",
-            String::from_utf8_lossy(msg.payload())
-        )))
-    });
-    let _notifier = bus
-        .serve(
-            &Subject::new("switchboard.request")?,
-            Some(&Group::new("notifier")?),
-            echo,
-        )
-        .await?;
-    let requester = ServiceBuilder::new()
-        .layer(FirehoseLayer::new(firehose.clone(), Flow::Nats, "request"))
-        .service(RequestService::new(bus.clone()).with_timeout(Duration::from_secs(1)));
-    let reply = requester
-        .oneshot(Envelope::new(Subject::new("switchboard.request")?, "hello"))
-        .await?;
-    println!(
-        "nats   request/reply: {:?} in {:?}",
-        String::from_utf8_lossy(&reply.payload),
-        reply.rtt
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::load("gateway", 8080)?;
+    telemetry::init(config.env);
+    let backends = Backends::connect(&config, Needs::ALL).await?;
+    backends.log_flows(
+        "gateway",
+        &[
+            "postgres",
+            "redis",
+            "redis-pubsub",
+            "nats",
+            "websocket",
+            "kafka",
+            "firehose",
+        ],
     );
+    let shutdown = Shutdown::new();
+    shutdown.on_signals();
 
-    // Flow 2: key/value with TTL.
-    let kv = MemKv::new().namespace(Namespace::new("redis")?);
-    kv.set(
-        &Key::new("greeting")?,
-        Bytes::from_static(b"hi"),
-        Some(Duration::from_secs(300)),
-    )
-    .await?;
-    println!(
-        "redis  get greeting: {:?}",
-        kv.get(&Key::new("greeting")?).await?
-    );
-
-    // Flow 5: produce → consumer group → event store (idempotent on the position).
-    let log = MemLog::new();
-    let store = MemEventStore::new();
-    let topic = Subject::new("switchboard.events")?;
-    let position = log
-        .append(Envelope::json(topic.clone(), &json!({"order": 1}))?)
-        .await?;
-    let mut processor = log
-        .join(&Group::new("processor")?, std::slice::from_ref(&topic))
-        .await?;
-    if let Some(delivery) = processor.next().await {
-        let delivery = delivery?;
-        let event = NewEvent::new("kafka", topic.as_str(), delivery.envelope().decode_json()?)?
-            .with_idempotency_key(format!("{topic}/{}", delivery.position()))?;
-        let inserted = store.insert(event).await?;
-        delivery.ack().await?;
-        println!(
-            "kafka  produced at {position}, stored as event {}",
-            inserted.id
+    // Without NATS or Kafka the other two services cannot be reached, so they run in-process.
+    let notifier = match config.nats.url {
+        None => {
+            tracing::info!("notifier runs in-process");
+            Some(services::start_notifier(&backends).await?)
+        }
+        Some(_) => None,
+    };
+    if config.kafka.brokers.is_some() && config.nats.url.is_none() {
+        tracing::warn!(
+            "kafka.brokers is set without nats.url: a separate processor cannot send its results \
+             to this gateway; set nats.url too"
         );
     }
+    let processor = match config.kafka.brokers {
+        None => {
+            tracing::info!("processor runs in-process");
+            Some(services::spawn_processor(
+                &backends,
+                &config.kafka.group,
+                shutdown.clone(),
+            ))
+        }
+        Some(_) => None,
+    };
+    if notifier.is_some() {
+        Health::new("notifier", vec![backends.dependency("nats")])
+            .spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
+    }
+    if processor.is_some() {
+        let deps = ["kafka", "postgres", "redis", "nats"].map(|d| backends.dependency(d));
+        Health::new("processor", deps.into())
+            .spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
+    }
 
-    // Flow 6: the firehose saw the request.
-    if let Ok(Some(Ok(event))) =
-        tokio::time::timeout(Duration::from_secs(1), firehose_events.next()).await
-    {
-        println!("firehose: {}", String::from_utf8_lossy(event.payload()));
+    let deps = ["postgres", "redis", "nats", "kafka"].map(|d| backends.dependency(d));
+    let health = Health::new("gateway", deps.into());
+    health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
+    let state = AppState::new(&backends, health, shutdown.clone());
+    // With NATS, gateways on several nodes share chat rooms and presence.
+    let _bridge = match config.nats.url {
+        Some(_) => Some(
+            state
+                .hub
+                .bridge(backends.bus.pubsub(), &Subject::new("switchboard.chat")?)
+                .await?,
+        ),
+        None => None,
+    };
+    let hub = state.hub.clone();
+    let closing = shutdown.clone();
+    tokio::spawn(async move {
+        closing.wait().await;
+        hub.close(); // every socket gets a close frame (1001) so the server can drain
+    });
+
+    let app = routes::app(state, config.server.body_limit);
+    server::serve(&config, app, shutdown).await?;
+    if let Some(notifier) = notifier {
+        notifier.stop().await;
+    }
+    if let Some(processor) = processor {
+        processor.await??;
     }
     Ok(())
 }

@@ -52,6 +52,7 @@
 mod envelope;
 mod error;
 pub mod firehose;
+pub mod flows;
 pub mod kv;
 pub mod layer;
 pub mod log;

@@ -1,0 +1,312 @@
+//! `configs/<service>.yaml` plus `<SERVICE>_…` environment overrides, validated at startup.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Yaml},
+};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Where the service runs: `dev` logs for people, `prod` logs JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RunEnv {
+    Dev,
+    Prod,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ServerConfig {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub(crate) body_limit: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct PostgresConfig {
+    pub(crate) url: Option<String>,
+    pub(crate) migrate: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct UrlConfig {
+    pub(crate) url: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct KafkaConfig {
+    #[serde(default, deserialize_with = "brokers")]
+    pub(crate) brokers: Option<Vec<String>>,
+    /// The processor's consumer group.
+    pub(crate) group: String,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: None,
+            group: switchboard_core::flows::PROCESSOR_GROUP.to_owned(),
+        }
+    }
+}
+
+/// One service's configuration. An unset (or empty) URL means the in-memory transport.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Config {
+    pub(crate) env: RunEnv,
+    pub(crate) service: String,
+    pub(crate) server: ServerConfig,
+    pub(crate) postgres: PostgresConfig,
+    pub(crate) redis: UrlConfig,
+    pub(crate) nats: UrlConfig,
+    pub(crate) kafka: KafkaConfig,
+}
+
+/// A configuration that cannot be used; the message names the key and the variable.
+#[derive(Debug)]
+pub(crate) struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// `brokers` as a YAML list or a comma-separated string (`PROCESSOR_KAFKA_BROKERS=a:9092,b:9092`).
+fn brokers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Brokers {
+        One(String),
+        Many(Vec<String>),
+    }
+    let list = match Option::<Brokers>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Brokers::One(s)) => s.split(',').map(|b| b.trim().to_owned()).collect(),
+        Some(Brokers::Many(v)) => v,
+    };
+    let list: Vec<String> = list.into_iter().filter(|b| !b.is_empty()).collect();
+    Ok((!list.is_empty()).then_some(list))
+}
+
+impl Config {
+    fn defaults(service: &str, port: u16) -> Config {
+        Config {
+            env: RunEnv::Dev,
+            service: service.to_owned(),
+            server: ServerConfig {
+                host: "127.0.0.1".to_owned(),
+                port,
+                body_limit: 64 * 1024,
+            },
+            postgres: PostgresConfig {
+                url: None,
+                migrate: true,
+            },
+            redis: UrlConfig::default(),
+            nats: UrlConfig::default(),
+            kafka: KafkaConfig::default(),
+        }
+    }
+
+    /// Loads `configs/<service>.yaml` (from the working directory, else from the repository),
+    /// then `<SERVICE>_…` environment variables, then validates.
+    pub(crate) fn load(service: &str, default_port: u16) -> Result<Config, ConfigError> {
+        let file = config_file(service);
+        let prefix = format!("{}_", service.to_uppercase());
+        let figment = Figment::from(Serialized::defaults(Config::defaults(
+            service,
+            default_port,
+        )))
+        .merge(Yaml::file(file))
+        .merge(Env::prefixed(&prefix).split("_"));
+        Self::from_figment(figment, &prefix)
+    }
+
+    fn from_figment(figment: Figment, prefix: &str) -> Result<Config, ConfigError> {
+        let mut config: Config = figment.extract().map_err(|err| {
+            let key = err.path.join(".");
+            let var = format!("{prefix}{}", key.replace('.', "_").to_uppercase());
+            ConfigError(format!("`{key}` (or {var}): {}", err.kind))
+        })?;
+        config.normalize();
+        config.validate(prefix)?;
+        Ok(config)
+    }
+
+    fn normalize(&mut self) {
+        for url in [
+            &mut self.postgres.url,
+            &mut self.redis.url,
+            &mut self.nats.url,
+        ] {
+            if url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+                *url = None;
+            }
+        }
+    }
+
+    fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| {
+            let var = format!("{prefix}{}", key.replace('.', "_").to_uppercase());
+            ConfigError(format!("`{key}` (or {var}): {why}"))
+        };
+        self.listen_addr()
+            .map_err(|err| bad("server.host", format!("{err}")))?;
+        if self.server.body_limit == 0 {
+            return Err(bad("server.body_limit", "must be at least 1 byte".into()));
+        }
+        let schemes: [(&str, &Option<String>, &[&str]); 3] = [
+            (
+                "postgres.url",
+                &self.postgres.url,
+                &["postgres://", "postgresql://"],
+            ),
+            (
+                "redis.url",
+                &self.redis.url,
+                &["redis://", "rediss://", "unix://"],
+            ),
+            (
+                "nats.url",
+                &self.nats.url,
+                &["nats://", "tls://", "ws://", "wss://"],
+            ),
+        ];
+        for (key, url, allowed) in schemes {
+            if let Some(url) = url
+                && !allowed.iter().any(|s| url.starts_with(s))
+            {
+                return Err(bad(
+                    key,
+                    format!("`{url}` must start with {}", allowed.join(" or ")),
+                ));
+            }
+        }
+        if let Err(err) = switchboard_core::Group::new(&self.kafka.group) {
+            return Err(bad("kafka.group", err.to_string()));
+        }
+        for broker in self.kafka.brokers.iter().flatten() {
+            let port = broker.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
+            if !matches!(port, Some(Ok(_))) {
+                return Err(bad(
+                    "kafka.brokers",
+                    format!("`{broker}` must be host:port"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The address to listen on.
+    pub(crate) fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        let host = match self.server.host.as_str() {
+            "localhost" => "127.0.0.1",
+            host => host,
+        };
+        format!("{host}:{}", self.server.port)
+            .parse()
+            .or_else(|_| format!("[{host}]:{}", self.server.port).parse())
+    }
+
+    /// Whether every backend is in memory (the embedded, single-process mode).
+    pub(crate) fn embedded(&self) -> bool {
+        self.postgres.url.is_none()
+            && self.redis.url.is_none()
+            && self.nats.url.is_none()
+            && self.kafka.brokers.is_none()
+    }
+}
+
+fn config_file(service: &str) -> PathBuf {
+    let local = PathBuf::from(format!("configs/{service}.yaml"));
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"))
+        .join(format!("{service}.yaml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::defaults("gateway", 8080)))
+            .merge(Yaml::string(yaml));
+        for (k, v) in env {
+            let key = k
+                .trim_start_matches("GATEWAY_")
+                .to_lowercase()
+                .replace('_', ".");
+            let value: figment::value::Value = v.parse().expect("figment parses any string");
+            figment = figment.merge((key, value));
+        }
+        Config::from_figment(figment, "GATEWAY_")
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        let config = load("", &[]).unwrap();
+        assert!(config.embedded());
+        assert_eq!(config.server.port, 8080);
+        assert!(config.postgres.migrate);
+    }
+
+    #[test]
+    fn yaml_and_overrides() {
+        let yaml = "env: prod\nserver:\n  port: 9000\nkafka:\n  brokers: [\"a:9092\", \"b:9092\"]\npostgres:\n  url: \"\"\n";
+        let config = load(yaml, &[("GATEWAY_SERVER_PORT", "9090")]).unwrap();
+        assert_eq!(config.env, RunEnv::Prod);
+        assert_eq!(config.server.port, 9090);
+        assert_eq!(
+            config.kafka.brokers.as_deref(),
+            Some(&["a:9092".to_owned(), "b:9092".to_owned()][..])
+        );
+        assert!(config.postgres.url.is_none());
+        let config = load("", &[("GATEWAY_KAFKA_BROKERS", "127.0.0.1:9092")]).unwrap();
+        assert_eq!(config.kafka.brokers.unwrap(), ["127.0.0.1:9092"]);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = load("server:\n  port: lots\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`server.port`") && err.contains("GATEWAY_SERVER_PORT"),
+            "{err}"
+        );
+        let err = load("", &[("GATEWAY_POSTGRES_URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`postgres.url`"), "{err}");
+        let err = load("env: staging\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("`env`"), "{err}");
+        let err = load("kafka:\n  brokers: nohost\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`kafka.brokers`"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature
+    fn real_env_variables_are_read() {
+        // The real loader reads the process environment through figment's Env provider.
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("JAILSVC_SERVER_PORT", "9191");
+            jail.set_env("JAILSVC_POSTGRES_MIGRATE", "false");
+            let config = Config::load("jailsvc", 1).map_err(|e| e.to_string())?;
+            assert_eq!(config.server.port, 9191);
+            assert!(!config.postgres.migrate);
+            jail.set_env("JAILSVC_SERVER_PORT", "x");
+            let err = Config::load("jailsvc", 1).unwrap_err().to_string();
+            assert!(err.contains("JAILSVC_SERVER_PORT"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,26 @@
+//! Wiring shared by the three demo services: configuration, tracing, backends, health,
+//! serving and shutdown. Each service uses a subset of it.
+
+pub(crate) mod backends;
+pub(crate) mod config;
+pub(crate) mod connect;
+pub(crate) mod health;
+pub(crate) mod server;
+pub(crate) mod services;
+pub(crate) mod shutdown;
+pub(crate) mod telemetry;
+
+/// Runs a service's `run` function, printing a startup failure with its causes.
+pub(crate) fn exit_on_error(
+    result: Result<(), Box<dyn std::error::Error>>,
+) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            let message = health::error_chain(err.as_ref());
+            tracing::error!(error = %message, "startup failed");
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Starting the notifier and processor flows, as their own binaries or inside the gateway.
+
+use serde_json::json;
+use switchboard_core::{
+    Firehose, Flow, Group, Result, Serving, Subject,
+    flows::{self, CACHE_NAMESPACE, EVENTS_TOPIC, Processor},
+};
+use tokio::task::JoinHandle;
+
+use super::{backends::Backends, shutdown::Shutdown};
+
+/// Serves the echo service on `switchboard.request`.
+pub(crate) async fn start_notifier(backends: &Backends) -> Result<Serving> {
+    let firehose = Firehose::spawn(
+        backends.bus.publisher.clone(),
+        "notifier",
+        Firehose::DEFAULT_CAPACITY,
+    );
+    let serving = flows::serve_echo(&backends.bus.responder, firehose.clone(), "notifier").await?;
+    firehose.emit(
+        Flow::System,
+        "start",
+        json!({ "subject": flows::REQUEST_SUBJECT }),
+    );
+    Ok(serving)
+}
+
+/// Runs the processor pipeline until shutdown; the task ends once the record in hand is
+/// settled and the consumer has left its group.
+pub(crate) fn spawn_processor(
+    backends: &Backends,
+    group: &str,
+    shutdown: Shutdown,
+) -> JoinHandle<Result<()>> {
+    let firehose = Firehose::spawn(
+        backends.bus.publisher.clone(),
+        "processor",
+        Firehose::DEFAULT_CAPACITY,
+    );
+    let processor = Processor::new(
+        backends.kv.namespace(CACHE_NAMESPACE),
+        backends.store.store.clone(),
+        backends.bus.publisher.clone(),
+        firehose.clone(),
+    );
+    let consumer = backends.log.consumer.clone();
+    let group = group.to_owned();
+    tokio::spawn(async move {
+        let group = Group::new(group)?;
+        let topic = Subject::new(EVENTS_TOPIC)?;
+        firehose.emit(
+            Flow::System,
+            "start",
+            json!({ "topic": EVENTS_TOPIC, "group": group.as_str() }),
+        );
+        let result = processor
+            .run(
+                &consumer,
+                &group,
+                &[topic],
+                async move { shutdown.wait().await },
+            )
+            .await;
+        if let Err(err) = &result {
+            tracing::error!(error = %err, "processor stopped with an error");
+        }
+        result
+    })
+}

@@ -1,0 +1,109 @@
+//! Flow 3, NATS: request/reply to the notifier with the latency shown; subscriptions over SSE.
+//! Subjects must stay under `switchboard.`.
+
+use std::time::Duration;
+
+use axum::{
+    extract::State,
+    response::{Html, Response},
+};
+use chrono::Utc;
+use serde::Deserialize;
+use switchboard_core::{
+    Envelope, FirehoseLayer, Flow, Pattern, RequestService, Subject, Subscriber, flows::EchoReply,
+};
+use tower::{ServiceBuilder, ServiceExt};
+
+use super::{encode, pages::fragment};
+use crate::{
+    error::AppError,
+    params::Params,
+    sse,
+    state::AppState,
+    views::{Line, Listener, ResultView, render},
+};
+
+const PREFIX: &str = "switchboard.";
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Deserialize)]
+pub(crate) struct RequestForm {
+    subject: Option<String>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SubjectQuery {
+    subject: Option<String>,
+}
+
+fn outside() -> AppError {
+    AppError::bad_request(format!("subject must start with `{PREFIX}`"))
+}
+
+/// `POST /nats/request` (message, subject): the reply and the measured latency.
+pub(crate) async fn request(
+    State(s): State<AppState>,
+    Params(form): Params<RequestForm>,
+) -> Result<Html<String>, AppError> {
+    let subject = Subject::new(AppError::required(&form.subject, "subject")?)?;
+    if !subject.as_str().starts_with(PREFIX) {
+        return Err(outside());
+    }
+    let message = AppError::required(&form.message, "message")?.to_owned();
+    let reply = ServiceBuilder::new()
+        .layer(FirehoseLayer::new(
+            s.firehose.clone(),
+            Flow::Nats,
+            "request",
+        ))
+        .service(RequestService::new(s.requester.clone()).with_timeout(REQUEST_TIMEOUT))
+        .oneshot(Envelope::new(subject.clone(), message))
+        .await?;
+    let latency = format!("{:.3} ms", reply.rtt.as_secs_f64() * 1000.0);
+    let view = match reply.decode_json::<EchoReply>() {
+        Ok(echo) => ResultView::new("reply")
+            .item("message", echo.message)
+            .item("from", echo.service)
+            .item("processed at", echo.processed_at.to_rfc3339()),
+        Err(_) => ResultView::new("reply").item("message", String::from_utf8_lossy(&reply.payload)),
+    };
+    fragment(&view.item("subject", &subject).item("latency", latency))
+}
+
+fn pattern(q: &SubjectQuery) -> Result<Pattern, AppError> {
+    let pattern = Pattern::new(AppError::required(&q.subject, "subject")?)?;
+    if !pattern.as_str().starts_with(PREFIX) {
+        return Err(outside());
+    }
+    Ok(pattern)
+}
+
+/// `GET /nats/subscribe?subject=`: SSE of the messages on a subject pattern.
+pub(crate) async fn subscribe(
+    State(s): State<AppState>,
+    Params(q): Params<SubjectQuery>,
+) -> Result<Response, AppError> {
+    let pattern = pattern(&q)?;
+    let messages = s.bus_subscriber.subscribe(&pattern).await?;
+    let lines = sse::render_subscription(messages, "message", |msg| {
+        render(&Line::new(
+            Utc::now(),
+            "nats",
+            msg.subject().as_str(),
+            String::from_utf8_lossy(msg.payload()),
+        ))
+    });
+    Ok(sse::respond(lines, &s.shutdown))
+}
+
+/// `GET /nats/listen?subject=`: the element that opens that SSE stream.
+pub(crate) async fn listen(Params(q): Params<SubjectQuery>) -> Result<Html<String>, AppError> {
+    let pattern = pattern(&q)?;
+    fragment(&Listener {
+        id: "nats-listener",
+        url: format!("/nats/subscribe?subject={}", encode(pattern.as_str())),
+        event: "message",
+        label: pattern.to_string(),
+    })
+}

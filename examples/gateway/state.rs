@@ -1,0 +1,78 @@
+//! What every route shares: the transports of each flow, the firehose, the chat hub and the
+//! page's CSRF token.
+
+use std::sync::Arc;
+
+use switchboard_core::{
+    DynEventStore, DynKeyValue, DynLogProducer, DynPublisher, DynRequester, DynSubscriber, Firehose,
+};
+
+use switchboard_ws::Hub;
+
+use crate::{
+    chat,
+    common::{backends::Backends, health::Health, shutdown::Shutdown},
+    peers::Peers,
+};
+
+/// The key/value namespace of the Redis panel: its keys can never reach another namespace.
+pub(crate) const WEB_NAMESPACE: &str = "web";
+
+/// Shared by every route; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) store: DynEventStore,
+    pub(crate) kv: DynKeyValue,
+    pub(crate) redis_publisher: DynPublisher,
+    pub(crate) redis_subscriber: DynSubscriber,
+    pub(crate) bus_subscriber: DynSubscriber,
+    pub(crate) requester: DynRequester,
+    pub(crate) producer: DynLogProducer,
+    pub(crate) firehose: Firehose,
+    pub(crate) hub: Hub,
+    pub(crate) peers: Peers,
+    pub(crate) health: Health,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) csrf_token: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state from the chosen backends; starts the firehose and heartbeat listener.
+    pub(crate) fn new(backends: &Backends, health: Health, shutdown: Shutdown) -> AppState {
+        let firehose = Firehose::spawn(
+            backends.bus.publisher.clone(),
+            "gateway",
+            Firehose::DEFAULT_CAPACITY,
+        );
+        let peers = Peers::listen(backends.bus.subscriber.clone(), shutdown.clone());
+        AppState(Arc::new(Inner {
+            store: backends.store.store.clone(),
+            kv: backends.kv.namespace(WEB_NAMESPACE),
+            redis_publisher: backends.redis_pubsub.publisher.clone(),
+            redis_subscriber: backends.redis_pubsub.subscriber.clone(),
+            bus_subscriber: backends.bus.subscriber.clone(),
+            requester: backends.bus.requester.clone(),
+            producer: backends.log.producer.clone(),
+            hub: chat::hub(firehose.clone()),
+            firehose,
+            peers,
+            health,
+            shutdown,
+            csrf_token: csrf_token(),
+        }))
+    }
+}
+
+/// A per-process random token the page sends back in the `x-csrf-token` header.
+fn csrf_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

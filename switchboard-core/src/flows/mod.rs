@@ -1,0 +1,41 @@
+//! Reusable flow logic: the services of the demo system, written once over the core traits so
+//! any backend (or the in-memory transports) plugs in.
+//!
+//! | flow | entry point | what it does |
+//! |---|---|---|
+//! | NATS request/reply | [`EchoService`], [`serve_echo`] | answers `switchboard.request` with an [`EchoReply`] and emits a firehose event per reply |
+//! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor`, caches `last:<topic>`, stores the event idempotently, publishes a [`ProcessedRecord`] to `switchboard.processed`, then acks |
+//!
+//! ```
+//! use std::time::Duration;
+//! use switchboard_core::{
+//!     flows::{serve_echo, EchoReply, REQUEST_SUBJECT},
+//!     mem::MemBus, Envelope, Firehose, RequestService, Subject,
+//! };
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> switchboard_core::Result<()> {
+//! let bus = MemBus::new();
+//! let _notifier = serve_echo(&bus, Firehose::disabled("notifier"), "notifier").await?;
+//! let reply = RequestService::new(bus.clone())
+//!     .with_timeout(Duration::from_secs(1))
+//!     .oneshot(Envelope::new(Subject::new(REQUEST_SUBJECT)?, "hi"))
+//!     .await?;
+//! let echo: EchoReply = reply.decode_json()?;
+//! assert_eq!(echo.message, "echo: hi");
+//! # Ok(()) }
+//! ```
+
+mod notifier;
+mod processor;
+mod record;
+
+pub use notifier::{EchoReply, EchoService, NOTIFIER_GROUP, REQUEST_SUBJECT, serve_echo};
+pub use processor::{
+    CACHE_NAMESPACE, CACHE_TTL, EVENTS_TOPIC, PROCESSED_SUBJECT, PROCESSOR_GROUP, Processor,
+    ProcessorConfig,
+};
+pub use record::{ProcessedRecord, RecordFailure, RecordStatus, cache_key, idempotency_key};
+
+#[cfg(test)]
+mod processor_tests;
