@@ -66,6 +66,18 @@ sb_ensure_kafka() {
   sb_wait_port 127.0.0.1 9092 "the Kafka broker (tansu)"
 }
 
+# Headless Chromium and node for the browser test, from Debian's packages when missing.
+sb_ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "installing chromium for the browser test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "error: node and npm are needed for the browser test (apt-get install -y nodejs npm)" >&2
+    return 1
+  fi
+}
+
 sb_ensure_all() {
   sb_ensure_postgres
   sb_ensure_redis
