@@ -150,8 +150,13 @@ async fn cursors_and_page_sizes() {
         .insert_many((0..3).map(event).collect())
         .await
         .unwrap();
-    let one = store.page(None, 0).await.unwrap();
-    assert_eq!(one.events.len(), 1, "a zero limit is raised to one");
+    let zero = store.page(None, 0).await.unwrap_err();
+    assert!(
+        matches!(zero, Error::InvalidInput(InvalidInput::OutOfRange { what: "page size", .. })),
+        "a zero page size is typed bad input, got {zero:?}"
+    );
+    let one = store.page(None, 1).await.unwrap();
+    assert_eq!(one.events.len(), 1);
     assert_eq!(one.events[0].id, out[2].id, "newest first");
 
     let cursor: Cursor = one.next.unwrap().to_string().parse().unwrap();
