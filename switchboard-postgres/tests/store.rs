@@ -152,7 +152,13 @@ async fn cursors_and_page_sizes() {
         .unwrap();
     let zero = store.page(None, 0).await.unwrap_err();
     assert!(
-        matches!(zero, Error::InvalidInput(InvalidInput::OutOfRange { what: "page size", .. })),
+        matches!(
+            zero,
+            Error::InvalidInput(InvalidInput::OutOfRange {
+                what: "page size",
+                ..
+            })
+        ),
         "a zero page size is typed bad input, got {zero:?}"
     );
     let one = store.page(None, 1).await.unwrap();
