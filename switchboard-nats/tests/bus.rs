@@ -30,6 +30,9 @@ async fn slow_subscriber_misses_overflow_and_is_told_how_much() {
             .expect("publish");
     }
     bus.client().flush().await.expect("flush");
+    // Let the subscription's pump take in all 100 before anything is read, so the queue of
+    // 10 overflows whatever the scheduling.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let (mut received, mut missed) = (0, 0);
     while received + missed < 100 {
         match tokio::time::timeout(Duration::from_secs(10), slow.next()).await {
