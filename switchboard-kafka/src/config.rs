@@ -67,6 +67,8 @@ pub struct KafkaConfig {
     client_id: String,
     assignment_strategy: AssignmentStrategy,
     session_timeout: Duration,
+    group_instance_id: Option<String>,
+    batch_records: Option<usize>,
     commit_interval: Duration,
     prefetch: usize,
     delivery_timeout: Duration,
@@ -83,6 +85,8 @@ impl KafkaConfig {
             client_id: "switchboard".into(),
             assignment_strategy: AssignmentStrategy::default(),
             session_timeout: Duration::from_secs(10),
+            group_instance_id: None,
+            batch_records: None,
             commit_interval: Duration::from_secs(1),
             prefetch: 256,
             delivery_timeout: Duration::from_secs(120),
@@ -115,6 +119,21 @@ impl KafkaConfig {
         self
     }
 
+    /// Static group membership (`group.instance.id`, KIP-345): a member that restarts with the
+    /// same id takes back its partitions at once, without a rebalance and without waiting for
+    /// its old session to time out. Default `None` (dynamic membership).
+    ///
+    /// The id names one live member: give every process (and every `join` of one process) its
+    /// own, stable across restarts, such as `processor-0`, `processor-1`. A second member
+    /// joining with an id in use fences the first (`FENCED_INSTANCE_ID`). A static member does
+    /// not leave its group on shutdown; its partitions wait for it for one session timeout,
+    /// then move to the others.
+    pub fn with_group_instance_id(mut self, id: impl Into<String>) -> Self {
+        let id = id.into();
+        self.group_instance_id = (!id.trim().is_empty()).then_some(id);
+        self
+    }
+
     /// How often acked offsets are committed in the background (`auto.commit.interval.ms`).
     /// Default 1 s. Revokes and shutdown commit at once, whatever this says.
     pub fn with_commit_interval(mut self, interval: Duration) -> Self {
@@ -126,6 +145,15 @@ impl KafkaConfig {
     /// pause until the reader catches up. Default 256.
     pub fn with_prefetch(mut self, deliveries: usize) -> Self {
         self.prefetch = deliveries.max(1);
+        self
+    }
+
+    /// Records the producer puts in one batch at most (`batch.num.messages`). Default:
+    /// librdkafka's (10,000). tansu 0.6 needs 1: it cannot serve a fetch that starts inside a
+    /// batch, so a member resuming at a committed offset inside one skips the batch's rest
+    /// (see docs/backends.md). Apache Kafka needs no such limit.
+    pub fn with_batch_records(mut self, records: usize) -> Self {
+        self.batch_records = Some(records.max(1));
         self
     }
 
@@ -168,6 +196,16 @@ impl KafkaConfig {
     /// How long a silent member stays in its group.
     pub fn session_timeout(&self) -> Duration {
         self.session_timeout
+    }
+
+    /// The producer's batch limit in records, if set.
+    pub fn batch_records(&self) -> Option<usize> {
+        self.batch_records
+    }
+
+    /// The static member id, if any.
+    pub fn group_instance_id(&self) -> Option<&str> {
+        self.group_instance_id.as_deref()
     }
 
     /// The background commit interval.
@@ -226,6 +264,9 @@ impl KafkaConfig {
             .set("partitioner", "murmur2_random")
             .set("message.timeout.ms", millis(self.delivery_timeout))
             .set("linger.ms", "5");
+        if let Some(records) = self.batch_records {
+            config.set("batch.num.messages", records.to_string());
+        }
         self.finish(config)
     }
 
@@ -249,6 +290,9 @@ impl KafkaConfig {
                 "partition.assignment.strategy",
                 self.assignment_strategy.as_str(),
             );
+        if let Some(id) = &self.group_instance_id {
+            config.set("group.instance.id", id);
+        }
         self.finish(config)
     }
 
@@ -296,11 +340,33 @@ mod tests {
     }
 
     #[test]
+    fn static_membership_is_opt_in() {
+        let dynamic = KafkaConfig::new("b:9092").consumer_config("g");
+        assert_eq!(dynamic.get("group.instance.id"), None);
+        let config = KafkaConfig::new("b:9092").with_group_instance_id("processor-0");
+        assert_eq!(config.group_instance_id(), Some("processor-0"));
+        assert_eq!(
+            config.consumer_config("g").get("group.instance.id"),
+            Some("processor-0")
+        );
+        assert_eq!(
+            KafkaConfig::new("b:9092")
+                .with_group_instance_id(" ")
+                .group_instance_id(),
+            None
+        );
+    }
+
+    #[test]
     fn producer_is_idempotent_and_overrides_win() {
         let config = KafkaConfig::new("b:9092")
             .set("linger.ms", "0")
             .producer_config();
         assert_eq!(config.get("enable.idempotence"), Some("true"));
         assert_eq!(config.get("linger.ms"), Some("0"));
+        assert_eq!(config.get("batch.num.messages"), None);
+        let one = KafkaConfig::new("b:9092").with_batch_records(0);
+        assert_eq!(one.batch_records(), Some(1));
+        assert_eq!(one.producer_config().get("batch.num.messages"), Some("1"));
     }
 }

@@ -32,6 +32,14 @@ pub enum NatsError {
         /// The topic that wanted it.
         topic: Subject,
     },
+    /// A server URL that async-nats cannot parse.
+    #[error("invalid NATS server URL `{url}`: {reason}")]
+    InvalidServerUrl {
+        /// The offending entry of the server list.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
     /// The server has no JetStream.
     #[error("JetStream is not enabled on the server; start nats-server with `-js`")]
     JetStreamDisabled,

@@ -17,6 +17,9 @@ pub struct JetStreamConfig {
     pub max_age: Duration,
     /// Bytes a created stream keeps, the oldest messages dropped first; `-1` for no limit.
     pub max_bytes: i64,
+    /// Copies of each created stream kept on different servers of a cluster (1 to 5). With 3,
+    /// a stream survives the loss of any one server; a single server only takes 1.
+    pub replicas: usize,
     /// How long the server remembers a `Nats-Msg-Id`: a retried append within it is stored once.
     pub duplicate_window: Duration,
     /// How long a delivery may stay unacked before the server delivers it again.
@@ -45,6 +48,7 @@ impl Default for JetStreamConfig {
             storage: StorageType::File,
             max_age: Duration::ZERO,
             max_bytes: -1,
+            replicas: 1,
             duplicate_window: Duration::from_secs(120),
             ack_wait: Duration::from_secs(30),
             max_deliver: None,

@@ -179,6 +179,7 @@ impl JetStreamLog {
             max_age: config.max_age,
             max_bytes: config.max_bytes,
             duplicate_window: config.duplicate_window,
+            num_replicas: config.replicas.max(1),
             ..Default::default()
         };
         match self.inner.context.create_stream(stream_config).await {
