@@ -217,8 +217,8 @@ impl Backends {
         if let (true, Some(url)) = (needs.nats, &config.nats.url) {
             backends.bus = connect::nats(url).await?;
         }
-        if let (true, Some(brokers)) = (needs.kafka, &config.kafka.brokers) {
-            backends.log = connect::kafka(&brokers.join(","), &config.service).await?;
+        if let (true, Some(_)) = (needs.kafka, &config.kafka.brokers) {
+            backends.log = connect::kafka(&config.kafka, &config.service).await?;
         }
         Ok(backends)
     }

@@ -35,12 +35,28 @@ pub(crate) struct UrlConfig {
     pub(crate) url: Option<String>,
 }
 
+/// NATS: one server or a cluster's servers (`url` as a YAML list or comma-separated string).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct NatsConfig {
+    /// The servers, comma separated.
+    #[serde(default, deserialize_with = "url_list")]
+    pub(crate) url: Option<String>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct KafkaConfig {
     #[serde(default, deserialize_with = "brokers")]
     pub(crate) brokers: Option<Vec<String>>,
     /// The processor's consumer group.
     pub(crate) group: String,
+    /// The processor's static member id (`group.instance.id`); empty: dynamic membership.
+    #[serde(default)]
+    pub(crate) instance_id: Option<String>,
+    /// How long the broker keeps a silent member in its group, in milliseconds.
+    pub(crate) session_timeout_ms: u64,
+    /// Records per produce batch at most; unset: librdkafka's default. tansu 0.6 needs 1.
+    #[serde(default)]
+    pub(crate) batch_records: Option<usize>,
 }
 
 impl Default for KafkaConfig {
@@ -48,6 +64,9 @@ impl Default for KafkaConfig {
         KafkaConfig {
             brokers: None,
             group: switchboard_core::flows::PROCESSOR_GROUP.to_owned(),
+            instance_id: None,
+            session_timeout_ms: 10_000,
+            batch_records: None,
         }
     }
 }
@@ -60,7 +79,7 @@ pub(crate) struct Config {
     pub(crate) server: ServerConfig,
     pub(crate) postgres: PostgresConfig,
     pub(crate) redis: UrlConfig,
-    pub(crate) nats: UrlConfig,
+    pub(crate) nats: NatsConfig,
     pub(crate) kafka: KafkaConfig,
 }
 
@@ -84,13 +103,18 @@ fn brokers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Er
         One(String),
         Many(Vec<String>),
     }
-    let list = match Option::<Brokers>::deserialize(d)? {
+    let list: Vec<String> = match Option::<Brokers>::deserialize(d)? {
         None => return Ok(None),
         Some(Brokers::One(s)) => s.split(',').map(|b| b.trim().to_owned()).collect(),
-        Some(Brokers::Many(v)) => v,
+        Some(Brokers::Many(v)) => v.into_iter().map(|b| b.trim().to_owned()).collect(),
     };
     let list: Vec<String> = list.into_iter().filter(|b| !b.is_empty()).collect();
     Ok((!list.is_empty()).then_some(list))
+}
+
+/// A URL list (YAML list or comma-separated string), kept as one comma-separated string.
+fn url_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(brokers(d)?.map(|urls| urls.join(",")))
 }
 
 impl Config {
@@ -108,7 +132,7 @@ impl Config {
                 migrate: true,
             },
             redis: UrlConfig::default(),
-            nats: UrlConfig::default(),
+            nats: NatsConfig::default(),
             kafka: KafkaConfig::default(),
         }
     }
@@ -123,7 +147,9 @@ impl Config {
             default_port,
         )))
         .merge(Yaml::file(file))
-        .merge(Env::prefixed(&prefix).split("_"));
+        // `KAFKA_INSTANCE_ID` → `kafka.instance_id`: the first `_` separates the section from
+        // the key, so keys with underscores (`server.body_limit`) can be set this way too.
+        .merge(Env::prefixed(&prefix).map(|var| var.as_str().replacen('_', ".", 1).into()));
         Self::from_figment(figment, &prefix)
     }
 
@@ -147,6 +173,13 @@ impl Config {
             if url.as_deref().is_some_and(|u| u.trim().is_empty()) {
                 *url = None;
             }
+        }
+        let instance_id = &mut self.kafka.instance_id;
+        if instance_id
+            .as_deref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            *instance_id = None;
         }
     }
 
@@ -178,14 +211,26 @@ impl Config {
             ),
         ];
         for (key, url, allowed) in schemes {
-            if let Some(url) = url
-                && !allowed.iter().any(|s| url.starts_with(s))
+            // `nats.url` may list a cluster's servers; each must be a NATS URL.
+            let urls: Vec<&str> = match url.as_deref() {
+                Some(url) if key == "nats.url" => url.split(',').collect(),
+                url => url.into_iter().collect(),
+            };
+            if let Some(url) = urls
+                .into_iter()
+                .find(|url| !allowed.iter().any(|s| url.starts_with(s)))
             {
                 return Err(bad(
                     key,
                     format!("`{url}` must start with {}", allowed.join(" or ")),
                 ));
             }
+        }
+        if self.kafka.session_timeout_ms < 1_000 {
+            return Err(bad(
+                "kafka.session_timeout_ms",
+                "must be at least 1000 (one second)".into(),
+            ));
         }
         if let Err(err) = switchboard_core::Group::new(&self.kafka.group) {
             return Err(bad("kafka.group", err.to_string()));
@@ -291,6 +336,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`kafka.brokers`"), "{err}");
+        let err = load("", &[("GATEWAY_NATS_URL", "nats://a:4222,http://b:4222")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`nats.url`") && err.contains("http://b"),
+            "{err}"
+        );
+        let err = load("kafka:\n  session_timeout_ms: 10\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`kafka.session_timeout_ms`"), "{err}");
+    }
+
+    #[test]
+    fn nats_servers_as_a_list_or_a_string() {
+        let yaml = "nats:\n  url: [\"nats://a:4222\", \"nats://b:4222\"]\n";
+        let config = load(yaml, &[]).unwrap();
+        assert_eq!(
+            config.nats.url.as_deref(),
+            Some("nats://a:4222,nats://b:4222")
+        );
+        let config = load("", &[("GATEWAY_NATS_URL", "nats://a:4222, nats://b:4222")]).unwrap();
+        assert_eq!(
+            config.nats.url.as_deref(),
+            Some("nats://a:4222,nats://b:4222")
+        );
+    }
+
+    #[test]
+    fn static_membership_and_session_timeout() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(config.kafka.instance_id, None);
+        assert_eq!(config.kafka.session_timeout_ms, 10_000);
+        let yaml = "kafka:\n  instance_id: processor-0\n  session_timeout_ms: 6000\n";
+        let config = load(yaml, &[]).unwrap();
+        assert_eq!(config.kafka.instance_id.as_deref(), Some("processor-0"));
+        assert_eq!(config.kafka.session_timeout_ms, 6000);
+        assert_eq!(config.kafka.batch_records, None);
+        let config = load("kafka:\n  batch_records: 1\n", &[]).unwrap();
+        assert_eq!(config.kafka.batch_records, Some(1));
     }
 
     #[test]
@@ -300,9 +385,13 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("JAILSVC_SERVER_PORT", "9191");
             jail.set_env("JAILSVC_POSTGRES_MIGRATE", "false");
+            jail.set_env("JAILSVC_KAFKA_INSTANCE_ID", "processor-1");
+            jail.set_env("JAILSVC_SERVER_BODY_LIMIT", "1024");
             let config = Config::load("jailsvc", 1).map_err(|e| e.to_string())?;
             assert_eq!(config.server.port, 9191);
             assert!(!config.postgres.migrate);
+            assert_eq!(config.kafka.instance_id.as_deref(), Some("processor-1"));
+            assert_eq!(config.server.body_limit, 1024);
             jail.set_env("JAILSVC_SERVER_PORT", "x");
             let err = Config::load("jailsvc", 1).unwrap_err().to_string();
             assert!(err.contains("JAILSVC_SERVER_PORT"), "{err}");

@@ -1,13 +1,16 @@
 //! Connecting the real backends: each returns the handles `Backends` holds.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use switchboard_core::{
     DynEventStore, DynKeyValue, DynLogConsumer, DynLogProducer, DynPublisher, DynRequester,
     DynResponder, DynSubscriber, Subject, TopicAdmin, flows::EVENTS_TOPIC,
 };
 
-use super::backends::{BackendError, Bus, KvFactory, Log, ProbeFn, PubSub, Store, failed};
+use super::{
+    backends::{BackendError, Bus, KvFactory, Log, ProbeFn, PubSub, Store, failed},
+    config::KafkaConfig,
+};
 
 /// Partitions of `switchboard.events` when the gateway or processor creates it.
 const EVENTS_PARTITIONS: u32 = 4;
@@ -64,9 +67,18 @@ pub(crate) async fn nats(url: &str) -> Result<Bus, BackendError> {
     })
 }
 
-pub(crate) async fn kafka(brokers: &str, service: &str) -> Result<Log, BackendError> {
+pub(crate) async fn kafka(kafka: &KafkaConfig, service: &str) -> Result<Log, BackendError> {
     let key = "kafka.brokers";
-    let config = switchboard_kafka::KafkaConfig::new(brokers).with_client_id(service);
+    let brokers = kafka.brokers.as_deref().unwrap_or_default().join(",");
+    let mut config = switchboard_kafka::KafkaConfig::new(brokers)
+        .with_client_id(service)
+        .with_session_timeout(Duration::from_millis(kafka.session_timeout_ms));
+    if let Some(id) = &kafka.instance_id {
+        config = config.with_group_instance_id(id);
+    }
+    if let Some(records) = kafka.batch_records {
+        config = config.with_batch_records(records);
+    }
     let admin = switchboard_kafka::KafkaAdmin::new(&config).map_err(failed(key))?;
     let topic = Subject::new(EVENTS_TOPIC).expect("valid topic");
     admin
