@@ -66,6 +66,17 @@ sb_ensure_kafka() {
   sb_wait_port 127.0.0.1 9092 "the Kafka broker (tansu)"
 }
 
+# The fault suite (examples/tests/faults) starts brokers of its own: tansu must be installed
+# even when KAFKA_BROKERS points elsewhere. Exports SB_TANSU, the binary it runs.
+sb_ensure_tansu_installed() {
+  if ! command -v tansu >/dev/null && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
+    echo "installing tansu for the fault suite (about 10-20 minutes, once)"
+    cargo install tansu --locked --features dynostore
+  fi
+  SB_TANSU="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
+  export SB_TANSU
+}
+
 # Headless Chromium and node for the browser test, from Debian's packages when missing.
 sb_ensure_browser() {
   if [ ! -x /usr/bin/chromium ]; then

@@ -51,7 +51,7 @@ impl Database {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -60,7 +60,7 @@ fn free_port() -> u16 {
 }
 
 /// Builds the three example binaries (`cargo test` builds only their test harnesses).
-fn build_examples() {
+pub(crate) fn build_examples() {
     // The variables cargo sets for this test would make build scripts rerun: drop them.
     let per_crate = |name: &str| {
         [
@@ -89,7 +89,7 @@ fn build_examples() {
     assert!(status.success(), "building the examples failed");
 }
 
-fn example_binary(name: &str) -> PathBuf {
+pub(crate) fn example_binary(name: &str) -> PathBuf {
     // target/<profile>/deps/live_e2e-… → target/<profile>/examples/<name>
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
@@ -303,6 +303,15 @@ impl Http {
     }
 
     pub(crate) async fn post(&self, path: &str, csrf: &str, form: &str) -> Answer {
+        self.try_post(path, csrf, form).await.unwrap()
+    }
+
+    pub(crate) async fn try_post(
+        &self,
+        path: &str,
+        csrf: &str,
+        form: &str,
+    ) -> std::io::Result<Answer> {
         self.send(format!(
             "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
              x-csrf-token: {csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
@@ -311,7 +320,6 @@ impl Http {
             form.len()
         ))
         .await
-        .unwrap()
     }
 
     /// The page's CSRF token, as htmx sends it from `hx-headers`.
