@@ -164,6 +164,50 @@ async fn tool_round_trips_on_a_fresh_database() {
     pool.close().await;
 }
 
+/// `reset` reverts every migration (the rows go with the tables), then applies them all again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_resets_every_migration() {
+    let db = TestDatabase::new().await;
+    let url = db.url.clone();
+    let run = move |args: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || stdout_of(&sb_migrate(args, &url, None)))
+                .await
+                .unwrap()
+        }
+    };
+    run(&["up"]).await;
+    let pool = db.pool().await;
+    sqlx::query("INSERT INTO events (source, topic) VALUES ('test', 'reset')")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let reset = run(&["reset"]).await;
+    for version in all_versions() {
+        for verb in ["reverted", "applied"] {
+            let line = format!("{verb} {version:04} ");
+            assert!(reset.contains(&line), "no `{line}` in: {reset}");
+        }
+    }
+    let reverts_first = reset.find("reverted").unwrap() < reset.find("applied").unwrap();
+    assert!(
+        reverts_first,
+        "every revert comes before the applies: {reset}"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the reset kept old rows");
+    assert_eq!(
+        versions(&applied_migrations(&pool).await.unwrap()),
+        all_versions()
+    );
+    pool.close().await;
+}
+
 fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(common::unique_name());
     std::fs::create_dir_all(&dir).unwrap();
