@@ -119,19 +119,19 @@ fn stdout_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Runs sb-migrate on `url` off the async threads; its stdout, after asserting success.
+async fn run_tool(args: &'static [&'static str], url: String) -> String {
+    tokio::task::spawn_blocking(move || stdout_of(&sb_migrate(args, &url, None)))
+        .await
+        .unwrap()
+}
+
 /// The "done when": the tool round-trips up → down → up on a fresh database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_round_trips_on_a_fresh_database() {
     let db = TestDatabase::new().await;
     let url = db.url.clone();
-    let run = move |args: &'static [&'static str]| {
-        let url = url.clone();
-        async move {
-            tokio::task::spawn_blocking(move || stdout_of(&sb_migrate(args, &url, None)))
-                .await
-                .unwrap()
-        }
-    };
+    let run = |args: &'static [&'static str]| run_tool(args, url.clone());
     let up = run(&["up"]).await;
     assert!(up.contains("applied 0001 create events"), "{up}");
     assert!(up.contains("applied 0002 add idempotency key"), "{up}");
@@ -169,14 +169,7 @@ async fn tool_round_trips_on_a_fresh_database() {
 async fn tool_resets_every_migration() {
     let db = TestDatabase::new().await;
     let url = db.url.clone();
-    let run = move |args: &'static [&'static str]| {
-        let url = url.clone();
-        async move {
-            tokio::task::spawn_blocking(move || stdout_of(&sb_migrate(args, &url, None)))
-                .await
-                .unwrap()
-        }
-    };
+    let run = |args: &'static [&'static str]| run_tool(args, url.clone());
     run(&["up"]).await;
     let pool = db.pool().await;
     sqlx::query("INSERT INTO events (source, topic) VALUES ('test', 'reset')")
