@@ -19,7 +19,9 @@ struct Inner {
 }
 
 impl Keys {
-    /// The keys of `defaults`, a configuration serialized with every field present.
+    /// The keys of `defaults`, a configuration serialized with every field present. A field that
+    /// does not serialize (`skip_serializing`, `skip_serializing_if`) is missing here and so reads
+    /// as an unknown key: give secrets a masked name (`…_key`, `…password`) instead of skipping.
     pub(crate) fn of(defaults: &Dict) -> Keys {
         let mut inner = Inner {
             leaves: Vec::new(),
