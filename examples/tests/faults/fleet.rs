@@ -9,7 +9,7 @@ use std::{
 use tokio::time::Instant;
 
 use super::{free_port, scratch_dir};
-use crate::live::{self, Http};
+use crate::{binaries, live::Http};
 
 /// Where the services find their backends.
 #[derive(Clone, Debug)]
@@ -66,7 +66,7 @@ impl Service {
         Service {
             name: instance.to_owned(),
             port,
-            binary: live::example_binary(binary),
+            binary: binaries::example_binary(binary),
             env,
             log: scratch_dir().join(format!("{instance}.log")),
             child: None,
