@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::{
-    fleet::{SESSION_TIMEOUT, Service},
+    fleet::{SESSION_TIMEOUT, start_all},
     load::{Load, Rows},
     report, serial,
     stack::{Own, Stack},
@@ -22,12 +22,7 @@ async fn a_processor_killed_three_times() {
     let started = Instant::now();
     let stack = Stack::start("a", Own::default()).await;
     let backends = &stack.backends;
-    let mut processor = Service::new("processor", "processor-0", backends);
-    let mut notifier = Service::new("notifier", "notifier", backends);
-    let mut gateway = Service::new("gateway", "gateway", backends);
-    processor.start().await;
-    notifier.start().await;
-    gateway.start().await;
+    let (mut processor, notifier, gateway) = start_all(backends).await;
 
     let csrf = gateway.http().csrf_token().await;
     let load = Load::start(gateway.port, &csrf, RECORDS);

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::{
     eventually,
-    fleet::Service,
+    fleet::start_all,
     load::{Load, Rows},
     report, serial,
     stack::{Own, Stack},
@@ -32,12 +32,7 @@ async fn c_postgres_unavailable_for_10_s() {
     )
     .await;
     let backends = stack.backends.clone();
-    let mut processor = Service::new("processor", "processor-0", &backends);
-    let mut notifier = Service::new("notifier", "notifier", &backends);
-    let mut gateway = Service::new("gateway", "gateway", &backends);
-    processor.start().await;
-    notifier.start().await;
-    gateway.start().await;
+    let (mut processor, notifier, gateway) = start_all(&backends).await;
 
     let csrf = gateway.http().csrf_token().await;
     let load = Load::start(gateway.port, &csrf, RECORDS);

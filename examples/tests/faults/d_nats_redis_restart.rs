@@ -9,7 +9,7 @@ use tokio::{net::TcpStream, time::Instant};
 
 use crate::{
     eventually,
-    fleet::Service,
+    fleet::start_all,
     live::{Http, read_sse_until},
     load::{Load, Rows},
     probes::{request_answers, results_resume, try_read_until},
@@ -33,12 +33,7 @@ async fn d_nats_and_redis_restarted() {
     )
     .await;
     let backends = stack.backends.clone();
-    let mut processor = Service::new("processor", "processor-0", &backends);
-    let mut notifier = Service::new("notifier", "notifier", &backends);
-    let mut gateway = Service::new("gateway", "gateway", &backends);
-    processor.start().await;
-    notifier.start().await;
-    gateway.start().await;
+    let (processor, notifier, gateway) = start_all(&backends).await;
     let http = gateway.http();
     let csrf = http.csrf_token().await;
     let mut results = http.open_sse("/kafka/results").await;

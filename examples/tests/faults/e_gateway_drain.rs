@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::{
-    fleet::Service,
+    fleet::start_all,
     load::{Load, Mix, Outcome, Rows},
     report, serial,
     stack::{Own, Stack},
@@ -24,12 +24,7 @@ async fn e_gateway_drained_on_sigterm() {
     let started = Instant::now();
     let stack = Stack::start("e", Own::default()).await;
     let backends = &stack.backends;
-    let mut processor = Service::new("processor", "processor-0", backends);
-    let mut notifier = Service::new("notifier", "notifier", backends);
-    let mut gateway = Service::new("gateway", "gateway", backends);
-    processor.start().await;
-    notifier.start().await;
-    gateway.start().await;
+    let (processor, notifier, mut gateway) = start_all(backends).await;
 
     let csrf = gateway.http().csrf_token().await;
     let load = Load::start_mix(gateway.port, &csrf, RECORDS, Mix::ProduceAndInsert);

@@ -11,7 +11,7 @@ use tokio::{task::JoinHandle, time::Instant};
 
 use crate::{
     eventually,
-    fleet::Service,
+    fleet::start_all,
     live::Http,
     load::{Load, Rows},
     probes::{request_answers, results_resume},
@@ -35,12 +35,7 @@ async fn f_nats_node_lost() {
     )
     .await;
     let backends = stack.backends.clone();
-    let mut processor = Service::new("processor", "processor-0", &backends);
-    let mut notifier = Service::new("notifier", "notifier", &backends);
-    let mut gateway = Service::new("gateway", "gateway", &backends);
-    processor.start().await;
-    notifier.start().await;
-    gateway.start().await;
+    let (processor, notifier, gateway) = start_all(&backends).await;
     let http = gateway.http();
     let csrf = http.csrf_token().await;
     let mut results = http.open_sse("/kafka/results").await;

@@ -9,7 +9,7 @@ use std::{
 use tokio::time::Instant;
 
 use super::{free_port, scratch_dir};
-use crate::{binaries, live::Http};
+use crate::live::{self, Http};
 
 /// Where the services find their backends.
 #[derive(Clone, Debug)]
@@ -25,6 +25,18 @@ pub(crate) struct Backends {
 
 /// The session timeout every processor of the suite runs with.
 pub(crate) const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The three services, started in order and healthy: processor `processor-0`, notifier,
+/// gateway.
+pub(crate) async fn start_all(backends: &Backends) -> (Service, Service, Service) {
+    let mut processor = Service::new("processor", "processor-0", backends);
+    let mut notifier = Service::new("notifier", "notifier", backends);
+    let mut gateway = Service::new("gateway", "gateway", backends);
+    processor.start().await;
+    notifier.start().await;
+    gateway.start().await;
+    (processor, notifier, gateway)
+}
 
 /// One service process; `start` again after `kill` runs it anew with the same settings.
 pub(crate) struct Service {
@@ -66,7 +78,7 @@ impl Service {
         Service {
             name: instance.to_owned(),
             port,
-            binary: binaries::example_binary(binary),
+            binary: live::example_binary(binary),
             env,
             log: scratch_dir().join(format!("{instance}.log")),
             child: None,

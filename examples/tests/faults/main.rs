@@ -11,8 +11,6 @@
 //! installs it), `redis-server`, `nats-server` and PostgreSQL's `initdb`; a missing one fails
 //! the scenario, saying which. The scenarios run one at a time.
 
-#[path = "../binaries/mod.rs"]
-mod binaries;
 #[allow(dead_code)] // shared with live_e2e, which uses other parts
 #[path = "../live/mod.rs"]
 mod live;
@@ -45,7 +43,7 @@ pub(crate) async fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::const_new(());
     static BUILT: OnceLock<()> = OnceLock::new();
     let guard = LOCK.lock().await;
-    BUILT.get_or_init(binaries::build_examples);
+    BUILT.get_or_init(live::build_examples);
     guard
 }
 

@@ -10,7 +10,7 @@ use std::{
 #[path = "../binaries/mod.rs"]
 mod binaries;
 
-use binaries::{build_examples, example_binary};
+pub(crate) use binaries::{build_examples, example_binary};
 
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::{
