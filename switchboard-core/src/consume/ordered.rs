@@ -6,11 +6,15 @@ use std::{
 };
 
 use futures::future::BoxFuture;
-use tokio::sync::oneshot;
+use tokio::{sync::oneshot, time::Instant};
 use tower::{Layer, Service, ServiceExt};
 
 use super::{Incoming, Outcome, router::DEFAULT_FAILURE_DELAY};
-use crate::Topic;
+use crate::{Position, Topic};
+
+/// How long a key stays held back for a failed message that has not come back by then
+/// (beyond its redelivery delay): it may have gone to another member of the group.
+const HOLD_GRACE: Duration = Duration::from_secs(30);
 
 /// Per-key ordered concurrency: calls for different keys run in parallel, calls for the same
 /// key one after another, in the order they were made.
@@ -19,7 +23,9 @@ use crate::Topic;
 /// the others of its partition, as the log stores them. If a call does not end in an ack
 /// (an error or [`Outcome::Redeliver`]), the calls queued behind it on the same key are not
 /// made: they answer [`Outcome::Redeliver`] with the same delay, so the key's messages come
-/// again in order. Put it outermost, right under the [`Router`](super::Router), and give the
+/// again in order. Until the failed message comes back (at most its delay plus 30 s), later
+/// messages of its key are held back the same way, for logs that redeliver a nacked message
+/// alone (JetStream) rather than rewinding its partition (Kafka, the in-memory log). Put it outermost, right under the [`Router`](super::Router), and give the
 /// router room with [`Router::with_max_in_flight`](super::Router::with_max_in_flight).
 #[derive(Clone, Copy, Debug)]
 pub struct KeyOrderLayer {
@@ -80,11 +86,36 @@ impl LaneKey {
 /// redelivery delay.
 type Done = Option<Duration>;
 
-/// The last call of each key: its ticket and the signal it sends when done.
+/// A key whose message at `failed` did not go through: later messages wait for it.
+#[derive(Debug)]
+struct Hold {
+    failed: Position,
+    after: Duration,
+    until: Instant,
+}
+
+impl Hold {
+    /// Whether `req` must wait for the failed message: it comes later in the same partition.
+    fn holds_back(&self, req: &Incoming) -> bool {
+        let at = req.position();
+        Instant::now() < self.until
+            && at.partition == self.failed.partition
+            && at.offset > self.failed.offset
+    }
+
+    /// Whether `req` is the failed message come back, or the hold has run out.
+    fn ends_with(&self, req: &Incoming) -> bool {
+        req.position() == self.failed || Instant::now() >= self.until
+    }
+}
+
+/// The last call of each key (its ticket and the signal it sends when done), and the keys
+/// held back behind a failed message.
 #[derive(Debug, Default)]
 struct Lanes {
     next_ticket: u64,
     tails: HashMap<LaneKey, (u64, oneshot::Receiver<Done>)>,
+    holds: HashMap<LaneKey, Hold>,
 }
 
 /// The service made by [`KeyOrderLayer`].
@@ -118,6 +149,15 @@ where
         // The queue position is taken now, in call order, not when the future first runs.
         let (ticket, before) = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+            match lanes.holds.get(&lane) {
+                Some(hold) if hold.holds_back(&req) => {
+                    let after = hold.after;
+                    return Box::pin(async move { Ok(Outcome::Redeliver { after }) });
+                }
+                // The failed message is back (or the hold ran out): the key goes on.
+                Some(hold) if hold.ends_with(&req) => drop(lanes.holds.remove(&lane)),
+                _ => {}
+            }
             let ticket = lanes.next_ticket;
             lanes.next_ticket += 1;
             let before = lanes.tails.insert(lane.clone(), (ticket, done_rx));
@@ -125,6 +165,7 @@ where
         };
         let lanes = self.lanes.clone();
         let failure_delay = self.failure_delay;
+        let position = req.position();
         Box::pin(async move {
             let held_back = match before {
                 // A predecessor that vanished without a word is treated as failed.
@@ -144,6 +185,17 @@ where
                 let mut lanes = lanes.lock().unwrap_or_else(|p| p.into_inner());
                 if lanes.tails.get(&lane).is_some_and(|(t, _)| *t == ticket) {
                     lanes.tails.remove(&lane);
+                }
+                if let (None, Some(after)) = (held_back, done) {
+                    let until = Instant::now() + after + HOLD_GRACE;
+                    lanes.holds.insert(
+                        lane,
+                        Hold {
+                            failed: position,
+                            after,
+                            until,
+                        },
+                    );
                 }
             }
             let _ = done_tx.send(done);
