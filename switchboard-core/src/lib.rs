@@ -56,6 +56,7 @@ mod error;
 pub mod firehose;
 pub mod flows;
 pub mod forward;
+pub mod header;
 pub mod kv;
 pub mod layer;
 pub mod log;
