@@ -96,6 +96,8 @@ pub(crate) struct Log {
 pub(crate) struct Store {
     pub(crate) store: DynEventStore,
     pub(crate) backend: &'static str,
+    /// The Postgres store, whose inserts can be announced through its outbox.
+    pub(crate) postgres: Option<switchboard_postgres::PgEventStore>,
 }
 
 /// Every transport one service may use.
@@ -193,6 +195,7 @@ impl Backends {
             store: Store {
                 store: DynEventStore::new(MemEventStore::new()),
                 backend: MEMORY,
+                postgres: None,
             },
             log: Log {
                 producer: DynLogProducer::new(log.clone()),

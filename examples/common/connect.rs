@@ -31,9 +31,11 @@ pub(crate) async fn postgres(url: &str, migrate: bool) -> Result<Store, BackendE
     } else {
         tracing::info!("postgres.migrate is false: migrations not applied");
     }
+    let store = switchboard_postgres::PgEventStore::new(pool);
     Ok(Store {
-        store: DynEventStore::new(switchboard_postgres::PgEventStore::new(pool)),
+        store: DynEventStore::new(store.clone()),
         backend: "postgres",
+        postgres: Some(store),
     })
 }
 

@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod announcements;
 mod chat;
 mod error;
 mod params;
@@ -100,6 +101,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let health = Health::new("gateway", deps.into());
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
     let state = AppState::new(&backends, health, shutdown.clone());
+    announcements::start(&backends, state.firehose.clone(), shutdown.clone()).await?;
     // With NATS, gateways on several nodes share chat rooms and presence.
     let _bridge = match config.nats.url {
         Some(_) => Some(

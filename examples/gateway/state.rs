@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use switchboard_core::{
-    DynEventStore, DynKeyValue, DynLogProducer, DynPublisher, DynRequester, DynSubscriber, Firehose,
+    DynEventStore, DynKeyValue, DynLogProducer, DynPublisher, DynRequester, DynSubscriber,
+    Firehose,
+    announce::{Announcing, DynAnnounceInsert},
+    forward::Publish,
 };
 
 use switchboard_ws::Hub;
@@ -24,6 +27,9 @@ pub(crate) struct AppState(Arc<Inner>);
 
 pub(crate) struct Inner {
     pub(crate) store: DynEventStore,
+    /// Inserts an event and announces it on `switchboard.events.created`: through the
+    /// Postgres outbox in the row's transaction, or right after the insert in memory.
+    pub(crate) announcer: DynAnnounceInsert,
     pub(crate) kv: DynKeyValue,
     pub(crate) redis_publisher: DynPublisher,
     pub(crate) redis_subscriber: DynSubscriber,
@@ -56,6 +62,13 @@ impl AppState {
         let peers = Peers::listen(backends.bus.subscriber.clone(), shutdown.clone());
         AppState(Arc::new(Inner {
             store: backends.store.store.clone(),
+            announcer: match &backends.store.postgres {
+                Some(postgres) => DynAnnounceInsert::new(postgres.clone()),
+                None => DynAnnounceInsert::new(Announcing::new(
+                    backends.store.store.clone(),
+                    Publish(backends.bus.publisher.clone()),
+                )),
+            },
             kv: backends.kv.namespace(WEB_NAMESPACE),
             redis_publisher: backends.redis_pubsub.publisher.clone(),
             redis_subscriber: backends.redis_pubsub.subscriber.clone(),

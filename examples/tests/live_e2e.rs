@@ -1,6 +1,7 @@
 //! The Kafka flow end to end on live servers, with the gateway, notifier and processor as three
 //! separate processes: produce → result on `/kafka/results` → the row in `/events`. Also checks
-//! request/reply across processes and a graceful SIGTERM of all three.
+//! request/reply across processes, an event announced through the Postgres outbox, and a
+//! graceful SIGTERM of all three.
 //!
 //! Needs PostgreSQL, Redis, NATS and a Kafka broker (`DATABASE_URL`, `REDIS_URL`, `NATS_URL`,
 //! `KAFKA_BROKERS`; `scripts/test` starts them) and the example binaries
@@ -114,6 +115,30 @@ async fn kafka_flow_across_three_processes() {
     let events = gateway.get("/events?limit=100").await;
     let row = &events.body[events.body.find(&format!("id=\"event-{row_id}\"")).unwrap()..];
     assert!(row.contains("kafka") && row.contains(&marker), "{row}");
+
+    // Creating an event announces it through the Postgres outbox: the gateway's relay sends it
+    // over NATS and the firehose shows it.
+    let mut firehose = gateway.open_sse("/firehose/stream").await;
+    let topic = format!("outbox-{}", uuid::Uuid::new_v4().simple());
+    let created = gateway
+        .post(
+            "/events",
+            &token,
+            &format!("source=e2e&topic={topic}&payload=%7B%7D"),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = read_sse_until(&mut firehose, &topic, deadline).await;
+        if seen.contains("switchboard.events.created") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no outbox announcement of {topic} in the firehose: {seen}"
+        );
+    }
 
     // SIGTERM: every process exits cleanly and the open SSE stream ends with `event: end`.
     services.stop_all().await;

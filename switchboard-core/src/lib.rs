@@ -49,10 +49,13 @@
 //! implement. The conformance kit (feature `testkit`) checks every backend against the same
 //! behaviours.
 
+pub mod announce;
+pub mod consume;
 mod envelope;
 mod error;
 pub mod firehose;
 pub mod flows;
+pub mod forward;
 pub mod header;
 pub mod kv;
 pub mod layer;

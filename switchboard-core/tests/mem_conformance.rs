@@ -79,6 +79,7 @@ impl EventStoreFixture for Mem {
 switchboard_core::pubsub_conformance!(setup);
 switchboard_core::request_reply_conformance!(setup);
 switchboard_core::log_conformance!(setup);
+switchboard_core::router_conformance!(setup);
 switchboard_core::key_value_conformance!(setup);
 switchboard_core::event_store_conformance!(setup);
 

@@ -1,11 +1,13 @@
 //! The durable-log conformance kit against a live Kafka-protocol broker (`KAFKA_BROKERS`),
-//! as the concrete types and through the boxed `Dyn…` handles.
+//! as the concrete types and through the boxed `Dyn…` handles, and the consumer router's
+//! cases on the concrete types.
 
 mod common;
 
 use common::setup;
 
 switchboard_core::log_conformance!(setup);
+switchboard_core::router_conformance!(setup);
 
 mod erased {
     use std::time::Duration;

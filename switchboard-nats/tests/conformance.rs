@@ -83,6 +83,7 @@ impl LogFixture for JetStream {
 switchboard_core::pubsub_conformance!(setup);
 switchboard_core::request_reply_conformance!(setup);
 switchboard_core::log_conformance!(setup_log);
+switchboard_core::router_conformance!(setup_log);
 
 /// A KV bucket of the case's own, deleted when the case ends.
 struct Kv {

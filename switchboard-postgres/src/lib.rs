@@ -36,16 +36,25 @@
 //!   [`Error::Unavailable`](switchboard_core::Error::Unavailable) (transient); a value the
 //!   database rejects is [`Error::InvalidInput`](switchboard_core::Error::InvalidInput).
 //!
+//! # Transactional outbox
+//!
+//! [`outbox::enqueue`] writes envelopes in the application's own transaction;
+//! [`outbox::OutboxRelay`]s forward them once it commits, to any `LogProducer` or `Publisher`,
+//! in order per key, at least once, sharing the work with `FOR UPDATE SKIP LOCKED` and woken
+//! by LISTEN/NOTIFY. See [`outbox`].
+//!
 //! # Schemas
 //!
 //! The store and the migrations use the connection's `search_path`: point
 //! [`PgConfig::schema`] at a schema to keep several stores (or test runs) in one database.
 
+mod announce;
 mod batch;
 mod config;
 mod create;
 mod error;
 mod migrate;
+pub mod outbox;
 mod row;
 mod store;
 

@@ -33,6 +33,13 @@ async fn round_trip_up_down_up_in_a_schema() {
     assert!(table_exists(pool, "events").await);
     assert!(events_has_column(pool, "idempotency_key").await);
 
+    assert!(table_exists(pool, "outbox").await);
+    let reverted = revert_last(pool).await.unwrap().expect("one to revert");
+    assert_eq!(reverted.version, 3);
+    assert_eq!(reverted.description, "create outbox");
+    assert!(!table_exists(pool, "outbox").await);
+    assert!(table_exists(pool, "events").await);
+
     let reverted = revert_last(pool).await.unwrap().expect("one to revert");
     assert_eq!(reverted.version, 2);
     assert_eq!(reverted.description, "add idempotency key");
@@ -135,11 +142,15 @@ async fn tool_round_trips_on_a_fresh_database() {
     let up = run(&["up"]).await;
     assert!(up.contains("applied 0001 create events"), "{up}");
     assert!(up.contains("applied 0002 add idempotency key"), "{up}");
+    assert!(up.contains("applied 0003 create outbox"), "{up}");
     let again = run(&["up"]).await;
     assert!(again.contains("nothing to apply"), "{again}");
 
     let pool = db.pool().await;
     assert!(events_has_column(&pool, "idempotency_key").await);
+    let down = run(&["down"]).await;
+    assert!(down.contains("reverted 0003 create outbox"), "{down}");
+    assert!(!table_exists(&pool, "outbox").await);
     let down = run(&["down"]).await;
     assert!(down.contains("reverted 0002 add idempotency key"), "{down}");
     assert!(table_exists(&pool, "events").await);
@@ -152,13 +163,15 @@ async fn tool_round_trips_on_a_fresh_database() {
 
     let up = run(&["up"]).await;
     assert!(
-        up.contains("applied 0001") && up.contains("applied 0002"),
+        up.contains("applied 0001") && up.contains("applied 0002") && up.contains("applied 0003"),
         "{up}"
     );
     assert!(events_has_column(&pool, "idempotency_key").await);
+    assert!(table_exists(&pool, "outbox").await);
     let status = run(&["status"]).await;
     assert!(
-        status.contains("applied 0002 add idempotency key"),
+        status.contains("applied 0002 add idempotency key")
+            && status.contains("applied 0003 create outbox"),
         "{status}"
     );
     pool.close().await;

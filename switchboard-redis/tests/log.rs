@@ -12,6 +12,7 @@ async fn setup() -> LiveLog {
 }
 
 switchboard_core::log_conformance!(setup);
+switchboard_core::router_conformance!(setup);
 
 mod redis_specific {
     use std::time::Duration;

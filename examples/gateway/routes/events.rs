@@ -6,7 +6,10 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::{Cursor, EventId, EventStore, Flow, NewEvent, store::MAX_PAGE_SIZE};
+use switchboard_core::{
+    Cursor, EventId, EventStore, Flow, NewEvent, Subject, announce::AnnounceInsert,
+    store::MAX_PAGE_SIZE,
+};
 
 use super::pages::fragment;
 use crate::{
@@ -17,6 +20,9 @@ use crate::{
 };
 
 const DEFAULT_LIMIT: u16 = 20;
+
+/// Where each created event is announced, in the transaction that stores it.
+pub(crate) const CREATED_SUBJECT: &str = "switchboard.events.created";
 
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
@@ -60,6 +66,7 @@ pub(crate) struct NewEventForm {
 }
 
 /// `POST /events` (source, topic, payload as JSON): the new row, for `hx-swap="afterbegin"`.
+/// The row and its announcement on [`CREATED_SUBJECT`] are stored together.
 pub(crate) async fn create(
     State(s): State<AppState>,
     Params(form): Params<NewEventForm>,
@@ -68,10 +75,10 @@ pub(crate) async fn create(
     let topic = AppError::required(&form.topic, "topic")?;
     let payload = AppError::required(&form.payload, "payload")?;
     let event = NewEvent::from_json_text(source, topic, payload)?;
-    let inserted = s.store.insert(event).await?;
-    let row = s.store.get(inserted.id).await?.ok_or_else(|| {
-        AppError::not_found(format!("event {} was deleted meanwhile", inserted.id))
-    })?;
+    let row = s
+        .announcer
+        .insert_announced(event, &Subject::new(CREATED_SUBJECT)?)
+        .await?;
     s.firehose.emit(
         Flow::Postgres,
         "insert",

@@ -1,7 +1,7 @@
 //! Every route of the gateway, one module per flow.
 
 mod assets;
-mod events;
+pub(crate) mod events;
 mod firehose;
 mod health;
 mod kafka;

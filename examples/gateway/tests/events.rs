@@ -1,7 +1,7 @@
 use axum::http::StatusCode;
 use switchboard_core::EventStore;
 
-use super::{TestApp, assert_rejected};
+use super::{TestApp, assert_rejected, read_until};
 
 async fn count_rows(app: &TestApp) -> usize {
     app.backends
@@ -38,6 +38,23 @@ async fn create_returns_the_escaped_row() {
     );
     assert!(answer.body.contains("hx-delete=\"/events/1\""));
     assert_eq!(count_rows(&app).await, 1);
+}
+
+#[tokio::test]
+async fn create_announces_the_row_and_the_firehose_shows_it() {
+    let app = TestApp::new().await;
+    let mut firehose = app.sse("/firehose/stream").await;
+    let answer = app
+        .post(
+            "/events",
+            "source=web&topic=orders&payload=%7B%22n%22%3A1%7D",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    // The announcement reached the bus on switchboard.events.created and was tapped.
+    let seen = read_until(&mut firehose, "switchboard.events.created").await;
+    assert!(seen.contains("created"), "{seen}");
+    assert!(seen.contains("orders"), "{seen}");
 }
 
 #[tokio::test]

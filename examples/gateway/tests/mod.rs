@@ -65,6 +65,9 @@ impl TestApp {
         };
         let health = Health::new("gateway", vec![backends.dependency("postgres")]);
         let state = AppState::new(&backends, health, shutdown.clone());
+        crate::announcements::start(&backends, state.firehose.clone(), shutdown.clone())
+            .await
+            .unwrap();
         TestApp {
             app: routes::app(state.clone(), LIMIT),
             state,

@@ -1,4 +1,5 @@
-//! Tower layers every flow can stack: [`TimeoutLayer`], [`RetryLayer`] and [`TraceLayer`].
+//! Tower layers every flow can stack: [`TimeoutLayer`], [`RetryLayer`] (with its [`Backoff`])
+//! and [`TraceLayer`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -17,10 +18,12 @@
 //! # Ok(()) }
 //! ```
 
+mod backoff;
 mod retry;
 mod timeout;
 mod trace;
 
+pub use backoff::Backoff;
 pub use retry::{Retry, RetryLayer};
 pub use timeout::{Timeout, TimeoutLayer};
 pub use trace::{Trace, TraceFields, TraceLayer};

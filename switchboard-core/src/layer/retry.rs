@@ -1,5 +1,4 @@
 use std::{
-    hash::{BuildHasher, RandomState},
     task::{Context, Poll},
     time::Duration,
 };
@@ -7,6 +6,7 @@ use std::{
 use futures::future::BoxFuture;
 use tower::{Layer, Service, ServiceExt};
 
+use super::Backoff;
 use crate::error::Transient;
 
 /// Retries calls that fail with a transient error, with exponential backoff and jitter.
@@ -16,8 +16,7 @@ use crate::error::Transient;
 #[derive(Clone, Copy, Debug)]
 pub struct RetryLayer {
     max_retries: u32,
-    base: Duration,
-    max_delay: Duration,
+    backoff: Backoff,
 }
 
 impl RetryLayer {
@@ -25,32 +24,14 @@ impl RetryLayer {
     pub fn new(max_retries: u32, base: Duration) -> Self {
         RetryLayer {
             max_retries,
-            base,
-            max_delay: Duration::from_secs(30),
+            backoff: Backoff::new(base),
         }
     }
 
     /// Caps the delay between two attempts.
     pub fn with_max_delay(mut self, max_delay: Duration) -> Self {
-        self.max_delay = max_delay;
+        self.backoff = self.backoff.with_max_delay(max_delay);
         self
-    }
-
-    /// The delay before retry number `retry` (0-based): half fixed, half random ("equal
-    /// jitter"), so that many clients failing together do not retry together.
-    fn delay(&self, retry: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << retry.min(20))
-            .min(self.max_delay);
-        let half = exp / 2;
-        let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        let jitter = if nanos == 0 {
-            0
-        } else {
-            RandomState::new().hash_one(retry) % nanos
-        };
-        half + Duration::from_nanos(jitter)
     }
 }
 
@@ -98,7 +79,7 @@ where
                 if !matches!(&result, Err(err) if err.is_transient()) {
                     break;
                 }
-                let delay = policy.delay(retry);
+                let delay = policy.backoff.delay(retry);
                 tracing::debug!(
                     retry = retry + 1,
                     delay_ms = delay.as_millis() as u64,
@@ -185,19 +166,5 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let policy =
-            RetryLayer::new(10, Duration::from_millis(100)).with_max_delay(Duration::from_secs(1));
-        for retry in 0..10 {
-            let expected = Duration::from_millis(100 * (1 << retry)).min(Duration::from_secs(1));
-            let delay = policy.delay(retry);
-            assert!(
-                delay >= expected / 2 && delay <= expected,
-                "retry {retry}: {delay:?}"
-            );
-        }
     }
 }

@@ -181,3 +181,29 @@ macro_rules! request_reply_interop_conformance {
         }
     };
 }
+
+/// Runs every consumer-router case (each layer of `switchboard_core::consume`) against the
+/// [`LogFixture`](crate::testkit::LogFixture) that `setup` returns.
+#[macro_export]
+macro_rules! router_conformance {
+    ($setup:path) => {
+        mod router_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                router,
+                [
+                    handled_deliveries_are_acked,
+                    redeliver_layer_retries_by_nack_delay,
+                    retry_layer_retries_in_place,
+                    dead_letter_after_max_attempts,
+                    dedupe_skips_a_handled_id,
+                    keys_in_parallel_each_key_in_order,
+                    timeout_layer_fails_a_hung_call,
+                    concurrency_limit_caps_calls,
+                    shutdown_returns_once_in_flight_calls_settle,
+                ]
+            );
+        }
+    };
+}

@@ -18,6 +18,7 @@ pub mod kv;
 pub mod log;
 pub mod pubsub;
 pub mod request;
+pub mod router;
 pub mod store;
 
 mod fixtures;

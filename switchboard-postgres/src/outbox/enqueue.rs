@@ -1,0 +1,62 @@
+//! Writing envelopes into the outbox, inside the caller's transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::{PgConnection, types::Json};
+use switchboard_core::{Envelope, Result};
+
+use crate::error::into_core;
+
+/// Inserts the envelopes as arrays unnested side by side; an id already enqueued adds nothing.
+const ENQUEUE: &str = "\
+INSERT INTO outbox (id, subject, key, headers, payload, created_at)
+SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[], $6::timestamptz[])
+ON CONFLICT (id) DO NOTHING";
+
+/// Enqueues `msg` on `conn`: pass the application's open transaction (`&mut *tx`), so the
+/// message is relayed if and only if that transaction commits.
+///
+/// Enqueuing an envelope id twice stores it once.
+pub async fn enqueue(conn: &mut PgConnection, msg: &Envelope) -> Result<()> {
+    enqueue_many(conn, std::slice::from_ref(msg)).await
+}
+
+/// Enqueues `msgs` in one statement, in order (they are relayed in this order per key).
+pub async fn enqueue_many(conn: &mut PgConnection, msgs: &[Envelope]) -> Result<()> {
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(ENQUEUE)
+        .bind(msgs.iter().map(Envelope::id).collect::<Vec<_>>())
+        .bind(
+            msgs.iter()
+                .map(|m| m.subject().as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(msgs.iter().map(Envelope::key).collect::<Vec<_>>())
+        .bind(msgs.iter().map(headers_json).collect::<Vec<_>>())
+        .bind(
+            msgs.iter()
+                .map(|m| m.payload().as_ref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            msgs.iter()
+                .map(|m| DateTime::<Utc>::from(m.timestamp()))
+                .collect::<Vec<_>>(),
+        )
+        .execute(conn)
+        .await
+        .map_err(into_core)?;
+    tracing::debug!(messages = msgs.len(), "enqueued in the outbox");
+    Ok(())
+}
+
+fn headers_json(msg: &Envelope) -> Json<Value> {
+    let map: Map<String, Value> = msg
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.to_owned(), Value::from(value)))
+        .collect();
+    Json(Value::Object(map))
+}
