@@ -4,6 +4,7 @@
 pub(crate) mod backends;
 pub(crate) mod config;
 pub(crate) mod connect;
+pub(crate) mod gateway_config;
 pub(crate) mod health;
 pub(crate) mod server;
 pub(crate) mod services;

@@ -12,12 +12,15 @@ mod common;
 
 mod chat;
 mod error;
+mod limits;
 mod params;
 mod peers;
+mod rate;
 mod routes;
 mod security;
 mod sse;
 mod state;
+mod utf8_fields;
 mod views;
 
 #[cfg(test)]
@@ -96,13 +99,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let deps = ["postgres", "redis", "nats", "kafka"].map(|d| backends.dependency(d));
     let health = Health::new("gateway", deps.into());
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
-    let state = AppState::new(&backends, health, shutdown.clone());
+    let state = AppState::new(&backends, health, shutdown.clone(), &config.limits);
     // With NATS, gateways on several nodes share chat rooms and presence.
     let _bridge = match config.nats.url {
         Some(_) => Some(
             state
                 .hub
-                .bridge(backends.bus.pubsub(), &Subject::new("switchboard.chat")?)
+                .bridge(
+                    backends.bus.pubsub(),
+                    &Subject::new(chat::BRIDGE_PREFIX)?,
+                    &chat::bridge_key(&config.cluster)?,
+                )
                 .await?,
         ),
         None => None,
