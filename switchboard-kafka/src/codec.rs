@@ -51,18 +51,14 @@ pub(crate) fn record_timestamp(msg: &Envelope) -> i64 {
 /// A record from a producer that did not set [`ID_HEADER`] gets an id derived from its topic,
 /// partition and offset, so every redelivery carries the same id.
 pub(crate) fn envelope(topic: &Topic, record: &BorrowedMessage<'_>) -> Envelope {
-    let mut id = None;
-    let mut headers = Vec::new();
-    if let Some(record_headers) = record.headers() {
-        for header in record_headers.iter() {
-            let value = String::from_utf8_lossy(header.value.unwrap_or_default());
-            if header.key == ID_HEADER {
-                id = Uuid::parse_str(&value).ok();
-            } else {
-                headers.push((header.key.to_owned(), value.into_owned()));
-            }
-        }
-    }
+    let (id, headers) = match record.headers() {
+        Some(record_headers) => decode_headers(
+            record_headers
+                .iter()
+                .map(|header| (header.key, header.value)),
+        ),
+        None => (None, Vec::new()),
+    };
     let id = id.unwrap_or_else(|| derived_id(topic, record.partition(), record.offset()));
     let mut msg = Envelope::new(topic.clone(), record.payload().unwrap_or_default().to_vec())
         .with_id(id)
@@ -74,6 +70,24 @@ pub(crate) fn envelope(topic: &Topic, record: &BorrowedMessage<'_>) -> Envelope 
         msg = msg.with_timestamp(UNIX_EPOCH + Duration::from_millis(millis));
     }
     msg
+}
+
+/// The id in [`ID_HEADER`] (if it is a UUID) and the other headers of a record, values read as
+/// UTF-8 with replacement characters.
+pub(crate) fn decode_headers<'a>(
+    record_headers: impl Iterator<Item = (&'a str, Option<&'a [u8]>)>,
+) -> (Option<Uuid>, Vec<(String, String)>) {
+    let mut id = None;
+    let mut headers = Vec::new();
+    for (key, value) in record_headers {
+        let value = String::from_utf8_lossy(value.unwrap_or_default());
+        if key == ID_HEADER {
+            id = Uuid::parse_str(&value).ok();
+        } else {
+            headers.push((key.to_owned(), value.into_owned()));
+        }
+    }
+    (id, headers)
 }
 
 fn timestamp_millis(timestamp: Timestamp) -> Option<u64> {

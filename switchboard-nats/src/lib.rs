@@ -63,6 +63,8 @@
 
 mod bus;
 mod codec;
+#[cfg(test)]
+mod codec_props;
 mod connect;
 mod error;
 mod jetstream;

@@ -63,4 +63,20 @@ pub use publisher::RedisPublisher;
 pub use subscriber::{RedisSubscriber, RedisSubscription};
 
 pub use redis;
+
+/// Entry points for the fuzz targets (`fuzz/`); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use switchboard_core::{Envelope, Subject};
+
+    /// Decodes a pub/sub frame received on `subject`; it must never panic.
+    pub fn decode_frame(subject: Subject, frame: &[u8]) -> Option<Envelope> {
+        crate::frame::decode(subject, frame.to_vec()).ok()
+    }
+
+    /// Encodes `msg` as it is published.
+    pub fn encode_frame(msg: &Envelope) -> Vec<u8> {
+        crate::frame::encode(msg)
+    }
+}
 pub use switchboard_core;
