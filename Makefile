@@ -16,6 +16,7 @@ with_prefix = $(foreach kv,$(BACKENDS),$(1)_$(kv))
 
 .PHONY: setup infra run-embedded run-gateway run-notifier run-processor migrate migrate-down \
 	migrate-status migrate-create build test test-browser lint help
+.PHONY: infra-down infra-clean infra-tools migrate-reset kafka-topics redis-cli psql tidy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -63,3 +64,30 @@ test-browser: ## the page in headless Chromium through every panel (saves docs/s
 
 lint: ## formatting, clippy and docs as CI checks them
 	scripts/lint
+
+infra-down: ## stop the servers on the configured loopback ports (what `make infra` started)
+	@source scripts/services.sh && source scripts/stop.sh && sb_stop_all
+
+infra-clean: ## drop the `switchboard` database, stop the servers, delete the brokers' data
+	@source scripts/services.sh && source scripts/stop.sh && sb_clean_all
+
+infra-tools: ## psql, redis-cli, docker-compose, sb-kafka-topics; with Docker, RedisInsight and Kafka UI
+	@source scripts/services.sh && sb_ensure_tools && sb_start_consoles
+	@echo "make psql | make redis-cli | make kafka-topics open the clients on the configured URLs"
+
+migrate-reset: ## revert every migration (their data goes too), then apply them all again
+	$(CARGO) run -q -p switchboard-postgres --bin sb-migrate -- reset
+
+kafka-topics: ## list the Kafka topics with their partitions (the admin client)
+	KAFKA_BROKERS=$(KAFKA_BROKERS) $(CARGO) run -q -p switchboard-kafka --bin sb-kafka-topics
+
+redis-cli: ## open redis-cli on REDIS_URL
+	redis-cli -u $(REDIS_URL)
+
+psql: ## open psql on DATABASE_URL
+	psql $(DATABASE_URL)
+
+tidy: ## bring Cargo.lock in line with the manifests (no upgrades), showing what changed
+	$(CARGO) update --workspace
+	@git diff --quiet -- Cargo.lock && echo "Cargo.lock was already in line with the manifests" \
+		|| git diff --stat -- Cargo.lock

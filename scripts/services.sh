@@ -84,3 +84,41 @@ sb_ensure_all() {
   sb_ensure_nats
   sb_ensure_kafka
 }
+
+# Debian's docker-compose (v1), which validates compose files without a Docker engine.
+sb_ensure_compose() {
+  if ! command -v docker-compose >/dev/null; then
+    echo "installing docker-compose (to validate the compose files)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  fi
+  command -v docker-compose >/dev/null || {
+    echo "error: docker-compose is missing (apt-get install -y docker-compose)" >&2
+    return 1
+  }
+}
+
+# The clients the make targets open: psql, redis-cli, docker-compose and sb-kafka-topics.
+sb_ensure_tools() {
+  local missing=()
+  command -v psql >/dev/null || missing+=(postgresql-client)
+  command -v redis-cli >/dev/null || missing+=(redis-tools)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  sb_ensure_compose
+  cargo build -q -p switchboard-kafka --bin sb-kafka-topics
+}
+
+# RedisInsight (:5540) and Kafka UI (:8090), compose.yml's `tools` profile, when a Docker engine
+# answers; they use the host network, so they reach native servers too.
+sb_start_consoles() {
+  if ! docker info >/dev/null 2>&1; then
+    echo "no Docker engine here: RedisInsight and Kafka UI (compose.yml, profile tools) need one"
+    return 0
+  fi
+  local compose=(docker compose)
+  docker compose version >/dev/null 2>&1 || compose=(docker-compose)
+  "${compose[@]}" --profile tools up -d redisinsight kafka-ui
+  echo "RedisInsight: http://127.0.0.1:5540  Kafka UI: http://127.0.0.1:8090"
+}

@@ -5,9 +5,11 @@ use std::{fmt, net::SocketAddr, path::PathBuf};
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Yaml},
+    value::Dict,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::config_keys::Keys;
 use super::gateway_config::{ClusterConfig, LimitsConfig};
 
 /// Where the service runs: `dev` logs for people, `prod` logs JSON.
@@ -102,7 +104,8 @@ fn brokers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Er
 }
 
 impl Config {
-    fn defaults(service: &str, port: u16) -> Config {
+    /// The built-in settings: every backend in memory, listening on 127.0.0.1:`port`.
+    pub(crate) fn defaults(service: &str, port: u16) -> Config {
         Config {
             env: RunEnv::Dev,
             service: service.to_owned(),
@@ -124,23 +127,49 @@ impl Config {
     }
 
     /// Loads `configs/<service>.yaml` (from the working directory, else from the repository),
-    /// then `<SERVICE>_…` environment variables, then validates.
+    /// then `<SERVICE>_…` environment variables, then validates. A key that is not a setting,
+    /// in the file or as a variable, is an error.
     pub(crate) fn load(service: &str, default_port: u16) -> Result<Config, ConfigError> {
         let file = config_file(service);
         let prefix = format!("{}_", service.to_uppercase());
+        let keys = Config::keys();
         let figment = Figment::from(Serialized::defaults(Config::defaults(
             service,
             default_port,
         )))
         .merge(Yaml::file(file))
-        .merge(Env::prefixed(&prefix).split("_"));
+        .merge(Env::prefixed(&prefix).map(move |var| keys.env_key(var.as_str()).into()));
         Self::from_figment(figment, &prefix)
     }
 
+    /// Every configuration key, read off the defaults.
+    pub(crate) fn keys() -> Keys {
+        let defaults = Figment::from(Serialized::defaults(Config::defaults("", 0)));
+        Keys::of(&defaults.extract().expect("the defaults are a table"))
+    }
+
     fn from_figment(figment: Figment, prefix: &str) -> Result<Config, ConfigError> {
+        let keys = Config::keys();
+        let data: Dict = figment
+            .extract()
+            .map_err(|err| ConfigError(err.to_string()))?;
+        if let Some(key) = keys.unknown(&data) {
+            let from = match figment.find_metadata(&key) {
+                Some(meta) => match &meta.source {
+                    Some(source) => format!(" in {} {source}", meta.name),
+                    None => format!(" in {}", meta.name),
+                },
+                None => String::new(),
+            };
+            return Err(ConfigError(format!(
+                "unknown key `{key}` (or {}){from}; the keys are {}",
+                env_var(prefix, &key),
+                keys.leaves().join(", ")
+            )));
+        }
         let mut config: Config = figment.extract().map_err(|err| {
             let key = err.path.join(".");
-            let var = format!("{prefix}{}", key.replace('.', "_").to_uppercase());
+            let var = env_var(prefix, &key);
             ConfigError(format!("`{key}` (or {var}): {}", err.kind))
         })?;
         config.normalize();
@@ -165,7 +194,7 @@ impl Config {
 
     fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| {
-            let var = format!("{prefix}{}", key.replace('.', "_").to_uppercase());
+            let var = env_var(prefix, key);
             ConfigError(format!("`{key}` (or {var}): {why}"))
         };
         self.listen_addr()
@@ -243,7 +272,13 @@ impl Config {
     }
 }
 
-fn config_file(service: &str) -> PathBuf {
+/// The variable that sets `key`: `server.body_limit` → `GATEWAY_SERVER_BODY_LIMIT`.
+pub(crate) fn env_var(prefix: &str, key: &str) -> String {
+    format!("{prefix}{}", key.replace('.', "_").to_uppercase())
+}
+
+/// The file [`Config::load`] reads for `service` (it may not exist: then defaults and variables).
+pub(crate) fn config_file(service: &str) -> PathBuf {
     let local = PathBuf::from(format!("configs/{service}.yaml"));
     if local.exists() {
         return local;
@@ -260,10 +295,7 @@ mod tests {
         let mut figment = Figment::from(Serialized::defaults(Config::defaults("gateway", 8080)))
             .merge(Yaml::string(yaml));
         for (k, v) in env {
-            let key = k
-                .trim_start_matches("GATEWAY_")
-                .to_lowercase()
-                .replace('_', ".");
+            let key = Config::keys().env_key(&k.trim_start_matches("GATEWAY_").to_lowercase());
             let value: figment::value::Value = v.parse().expect("figment parses any string");
             figment = figment.merge((key, value));
         }
@@ -326,6 +358,37 @@ mod tests {
     }
 
     #[test]
+    fn unknown_keys_are_errors() {
+        let err = load("server:\n  prot: 9000\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown key `server.prot` (or GATEWAY_SERVER_PROT)")
+                && err.contains("server.port"),
+            "{err}"
+        );
+        let err = load("", &[("GATEWAY_REDIS_ADDR", "x:1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`redis.addr` (or GATEWAY_REDIS_ADDR)"),
+            "{err}"
+        );
+        let config = load("", &[("GATEWAY_SERVER_BODY_LIMIT", "10")]).unwrap();
+        assert_eq!(config.server.body_limit, 10);
+    }
+
+    #[test]
+    fn every_key_has_one_variable() {
+        let keys = Config::keys();
+        let mut vars: Vec<String> = keys.leaves().iter().map(|k| env_var("", k)).collect();
+        vars.sort();
+        vars.dedup();
+        assert_eq!(vars.len(), keys.leaves().len(), "two keys share a variable");
+        assert!(keys.leaves().contains(&"server.body_limit".to_owned()));
+    }
+
+    #[test]
     #[allow(clippy::result_large_err)] // figment::Jail's closure signature
     fn real_env_variables_are_read() {
         // The real loader reads the process environment through figment's Env provider.
@@ -335,9 +398,20 @@ mod tests {
             let config = Config::load("jailsvc", 1).map_err(|e| e.to_string())?;
             assert_eq!(config.server.port, 9191);
             assert!(!config.postgres.migrate);
+            jail.set_env("JAILSVC_SERVER_BODY_LIMIT", "100");
+            let config = Config::load("jailsvc", 1).map_err(|e| e.to_string())?;
+            assert_eq!(config.server.body_limit, 100, "a key with `_` in its name");
             jail.set_env("JAILSVC_SERVER_PORT", "x");
             let err = Config::load("jailsvc", 1).unwrap_err().to_string();
             assert!(err.contains("JAILSVC_SERVER_PORT"), "{err}");
+            jail.set_env("JAILSVC_SERVER_PORT", "9191");
+            jail.set_env("JAILSVC_SERVER_PROT", "9191");
+            let err = Config::load("jailsvc", 1).unwrap_err().to_string();
+            assert!(
+                err.contains("unknown key `server.prot` (or JAILSVC_SERVER_PROT)")
+                    && err.contains("environment variable"),
+                "{err}"
+            );
             Ok(())
         });
     }

@@ -36,7 +36,11 @@ pub(crate) async fn postgres(url: &str, migrate: bool) -> Result<Store, BackendE
 
 pub(crate) async fn redis(url: &str) -> Result<(KvFactory, PubSub), BackendError> {
     let key = "redis.url";
-    let redis = switchboard_redis::Redis::connect(switchboard_redis::RedisConfig::new(url))
+    // The Redis panel's channels are for people and plain clients (`redis-cli SUBSCRIBE`): it
+    // shows only payloads, so it publishes them bare.
+    let config =
+        switchboard_redis::RedisConfig::new(url).with_wire_form(switchboard_redis::WireForm::Bare);
+    let redis = switchboard_redis::Redis::connect(config)
         .await
         .map_err(failed(key))?;
     let subscriber = redis.subscriber().await.map_err(failed(key))?;

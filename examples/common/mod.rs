@@ -2,7 +2,9 @@
 //! serving and shutdown. Each service uses a subset of it.
 
 pub(crate) mod backends;
+pub(crate) mod check_config;
 pub(crate) mod config;
+pub(crate) mod config_keys;
 pub(crate) mod connect;
 pub(crate) mod gateway_config;
 pub(crate) mod health;

@@ -39,6 +39,9 @@ use switchboard_core::Subject;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    if let Some(code) = common::check_config::handle_args("gateway", 8080) {
+        return code;
+    }
     common::exit_on_error(run().await)
 }
 

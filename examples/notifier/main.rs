@@ -21,6 +21,9 @@ use common::{
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    if let Some(code) = common::check_config::handle_args("notifier", 8081) {
+        return code;
+    }
     common::exit_on_error(run().await)
 }
 

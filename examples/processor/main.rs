@@ -24,6 +24,9 @@ use common::{
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    if let Some(code) = common::check_config::handle_args("processor", 8082) {
+        return code;
+    }
     common::exit_on_error(run().await)
 }
 

@@ -201,8 +201,7 @@ impl Envelope {
     }
 }
 
-/// Header naming the payload's media type.
-pub const CONTENT_TYPE: &str = "content-type";
+pub use crate::header::CONTENT_TYPE;
 /// The JSON media type.
 pub const JSON: &str = "application/json";
 

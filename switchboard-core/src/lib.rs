@@ -53,6 +53,7 @@ mod envelope;
 mod error;
 pub mod firehose;
 pub mod flows;
+pub mod header;
 pub mod kv;
 pub mod layer;
 pub mod log;

@@ -1,4 +1,4 @@
-//! [`KafkaAdmin`]: topics created on demand, and a group's committed offsets.
+//! [`KafkaAdmin`]: topics created on demand and listed, and a group's committed offsets.
 
 use std::{
     collections::BTreeMap,
@@ -64,6 +64,22 @@ impl KafkaAdmin {
                 .find(|t| t.name() == name && t.error().is_none())
                 .map(|t| t.partitions().len() as u32)
                 .filter(|n| *n > 0))
+        })
+        .await
+    }
+
+    /// Every topic the brokers list, with its partition count, by name.
+    pub async fn topics(&self) -> Result<BTreeMap<String, u32>> {
+        let admin = self.admin.clone();
+        let timeout = self.config.request_timeout();
+        blocking(move || {
+            let metadata = admin.inner().fetch_metadata(None, timeout)?;
+            Ok(metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none())
+                .map(|t| (t.name().to_owned(), t.partitions().len() as u32))
+                .collect())
         })
         .await
     }

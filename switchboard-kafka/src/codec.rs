@@ -8,6 +8,8 @@
 //! | headers | headers, one per pair |
 //! | id | header [`ID_HEADER`] (a UUID) |
 //! | timestamp | record timestamp (milliseconds; finer precision is dropped) |
+//!
+//! Header names are those of [`switchboard_core::header`], matched in any case on read.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -15,17 +17,25 @@ use rdkafka::{
     Timestamp,
     message::{BorrowedMessage, Header, Headers as _, Message as _, OwnedHeaders},
 };
-use switchboard_core::{Envelope, Headers, Topic};
+use switchboard_core::{
+    Envelope, Topic,
+    header::{self, Received},
+};
 use uuid::Uuid;
 
-/// The record header that carries [`Envelope::id`]. A user header of this name is replaced.
-pub const ID_HEADER: &str = "switchboard-id";
+/// The record header that carries [`Envelope::id`]. A user header of this name (in any case)
+/// is replaced.
+pub const ID_HEADER: &str = header::ID;
 
 /// The record headers of `msg`: its own headers plus its id.
 pub(crate) fn record_headers(msg: &Envelope) -> OwnedHeaders {
     let id = msg.id().hyphenated().to_string();
     let mut headers = OwnedHeaders::new_with_capacity(msg.headers().len() + 1);
-    for (name, value) in msg.headers().iter().filter(|(name, _)| *name != ID_HEADER) {
+    for (name, value) in msg
+        .headers()
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case(ID_HEADER))
+    {
         headers = headers.insert(Header {
             key: name,
             value: Some(value),
@@ -49,45 +59,26 @@ pub(crate) fn record_timestamp(msg: &Envelope) -> i64 {
 /// Rebuilds the envelope of a consumed record of `topic`.
 ///
 /// A record from a producer that did not set [`ID_HEADER`] gets an id derived from its topic,
-/// partition and offset, so every redelivery carries the same id.
+/// partition and offset, so every redelivery carries the same id. The record's own key and
+/// timestamp win over headers of those names.
 pub(crate) fn envelope(topic: &Topic, record: &BorrowedMessage<'_>) -> Envelope {
-    let (id, headers) = match record.headers() {
-        Some(record_headers) => decode_headers(
-            record_headers
-                .iter()
-                .map(|header| (header.key, header.value)),
-        ),
-        None => (None, Vec::new()),
-    };
-    let id = id.unwrap_or_else(|| derived_id(topic, record.partition(), record.offset()));
-    let mut msg = Envelope::new(topic.clone(), record.payload().unwrap_or_default().to_vec())
-        .with_id(id)
-        .with_headers(headers.into_iter().collect::<Headers>());
+    let pairs = record.headers().into_iter().flat_map(|headers| {
+        headers
+            .iter()
+            .map(|h| (h.key, String::from_utf8_lossy(h.value.unwrap_or_default())))
+    });
+    let mut received = Received::from_pairs(pairs);
+    received.id = received
+        .id
+        .or_else(|| Some(derived_id(topic, record.partition(), record.offset())));
     if let Some(key) = record.key() {
-        msg = msg.with_key(String::from_utf8_lossy(key));
+        received.key = Some(String::from_utf8_lossy(key).into_owned());
     }
     if let Some(millis) = timestamp_millis(record.timestamp()) {
-        msg = msg.with_timestamp(UNIX_EPOCH + Duration::from_millis(millis));
+        received.timestamp = Some(UNIX_EPOCH + Duration::from_millis(millis));
     }
-    msg
-}
-
-/// The id in [`ID_HEADER`] (if it is a UUID) and the other headers of a record, values read as
-/// UTF-8 with replacement characters.
-pub(crate) fn decode_headers<'a>(
-    record_headers: impl Iterator<Item = (&'a str, Option<&'a [u8]>)>,
-) -> (Option<Uuid>, Vec<(String, String)>) {
-    let mut id = None;
-    let mut headers = Vec::new();
-    for (key, value) in record_headers {
-        let value = String::from_utf8_lossy(value.unwrap_or_default());
-        if key == ID_HEADER {
-            id = Uuid::parse_str(&value).ok();
-        } else {
-            headers.push((key.to_owned(), value.into_owned()));
-        }
-    }
-    (id, headers)
+    let payload = record.payload().unwrap_or_default().to_vec();
+    received.into_envelope(topic.clone(), payload.into())
 }
 
 fn timestamp_millis(timestamp: Timestamp) -> Option<u64> {
@@ -117,7 +108,7 @@ mod tests {
     fn headers_carry_the_id_and_replace_a_forged_one() {
         let msg = Envelope::new(Subject::new("a.b").unwrap(), "x")
             .with_header("trace", "t1")
-            .with_header(ID_HEADER, "forged");
+            .with_header("Switchboard-ID", "forged");
         let headers = record_headers(&msg);
         let pairs: Vec<(String, String)> = headers
             .iter()

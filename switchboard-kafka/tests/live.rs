@@ -378,6 +378,9 @@ async fn topics_are_created_on_demand() {
     assert_eq!(kafka.admin.partitions(&topic).await.unwrap(), Some(3));
     let missing = names.subject("missing");
     assert_eq!(kafka.admin.partitions(&missing).await.unwrap(), None);
+    let listed = kafka.admin.topics().await.unwrap();
+    assert_eq!(listed.get(topic.as_str()), Some(&3), "{listed:?}");
+    assert!(!listed.contains_key(missing.as_str()), "{listed:?}");
     let err = kafka
         .producer
         .append(Envelope::new(missing, "x"))

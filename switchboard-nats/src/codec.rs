@@ -1,23 +1,22 @@
-//! Envelope ↔ NATS message: the envelope's id, key and timestamp travel in reserved headers,
-//! user headers as NATS headers, the payload as the message body.
-
-use std::time::{Duration, UNIX_EPOCH};
+//! Envelope ↔ NATS message: the envelope's id, key and timestamp travel in the headers of
+//! the shared vocabulary ([`switchboard_core::header`]), user headers as NATS headers, the
+//! payload as the message body.
 
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
-use switchboard_core::{Envelope, Headers, InvalidInput, Subject};
-use uuid::Uuid;
+use switchboard_core::{
+    Envelope, Headers, InvalidInput, Subject,
+    header::{self, Received},
+};
 
 /// Header carrying [`Envelope::id`].
-pub const ID_HEADER: &str = "Switchboard-Id";
+pub const ID_HEADER: &str = header::ID;
 /// Header carrying [`Envelope::key`].
-pub const KEY_HEADER: &str = "Switchboard-Key";
+pub const KEY_HEADER: &str = header::KEY;
 /// Header carrying [`Envelope::timestamp`], in microseconds since the Unix epoch.
-pub const TIMESTAMP_HEADER: &str = "Switchboard-Timestamp";
+pub const TIMESTAMP_HEADER: &str = header::TIMESTAMP;
 /// JetStream's deduplication header; set to the envelope id on append.
 pub(crate) const MSG_ID_HEADER: &str = "Nats-Msg-Id";
-
-const RESERVED: [&str; 3] = [ID_HEADER, KEY_HEADER, TIMESTAMP_HEADER];
 
 fn header_error(what: &'static str, value: &str, reason: &'static str) -> InvalidInput {
     InvalidInput::InvalidName {
@@ -36,7 +35,7 @@ pub(crate) fn user_headers(headers: &Headers) -> Result<HeaderMap, InvalidInput>
                 what: "header name",
             });
         }
-        if RESERVED.contains(&name) {
+        if header::is_envelope_field(name) {
             return Err(header_error(
                 "header name",
                 name,
@@ -76,39 +75,33 @@ pub(crate) fn encode_headers(msg: &Envelope) -> Result<HeaderMap, InvalidInput> 
         })?;
         map.insert(KEY_HEADER, value);
     }
-    let micros = msg
-        .timestamp()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_micros();
-    map.insert(TIMESTAMP_HEADER, micros.to_string().as_str());
+    map.insert(
+        TIMESTAMP_HEADER,
+        header::format_timestamp(msg.timestamp()).as_str(),
+    );
     Ok(map)
 }
 
-fn last<'a>(map: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    map.get_last(name).map(HeaderValue::as_str)
+/// The header pairs of a received message, without `skip` (in any case); of a repeated name
+/// the last value.
+fn pairs<'a>(map: &'a HeaderMap, skip: &'a [&str]) -> impl Iterator<Item = (&'a str, &'a str)> {
+    map.iter().filter_map(move |(name, values)| {
+        let name: &str = name.as_ref();
+        if skip.iter().any(|skip| skip.eq_ignore_ascii_case(name)) {
+            return None;
+        }
+        values.last().map(|value| (name, value.as_str()))
+    })
 }
 
-/// User headers of a received message: everything except the reserved names and `skip`.
+/// User headers of a received message: everything except the envelope fields and `skip`.
 pub(crate) fn decode_headers(map: Option<&HeaderMap>, skip: &[&str]) -> Headers {
-    let Some(map) = map else {
-        return Headers::new();
-    };
-    map.iter()
-        .filter_map(|(name, values)| {
-            let name: &str = name.as_ref();
-            if RESERVED.contains(&name) || skip.contains(&name) {
-                return None;
-            }
-            values
-                .last()
-                .map(|value| (name.to_owned(), value.as_str().to_owned()))
-        })
-        .collect()
+    map.map(|map| Received::from_pairs(pairs(map, skip)).headers)
+        .unwrap_or_default()
 }
 
-/// Rebuilds an envelope. Messages from plain NATS publishers, without the reserved headers,
-/// get a fresh id and the current time.
+/// Rebuilds an envelope. Messages from plain NATS publishers, without the envelope-field
+/// headers, get a fresh id and the current time.
 pub(crate) fn decode(
     subject: &str,
     map: Option<&HeaderMap>,
@@ -116,23 +109,16 @@ pub(crate) fn decode(
     skip: &[&str],
 ) -> Result<Envelope, InvalidInput> {
     let subject = Subject::new(subject)?;
-    let mut msg = Envelope::new(subject, payload).with_headers(decode_headers(map, skip));
-    if let Some(map) = map {
-        if let Some(id) = last(map, ID_HEADER).and_then(|id| Uuid::parse_str(id).ok()) {
-            msg = msg.with_id(id);
-        }
-        if let Some(key) = last(map, KEY_HEADER) {
-            msg = msg.with_key(key);
-        }
-        if let Some(micros) = last(map, TIMESTAMP_HEADER).and_then(|t| t.parse::<u64>().ok()) {
-            msg = msg.with_timestamp(UNIX_EPOCH + Duration::from_micros(micros));
-        }
-    }
-    Ok(msg)
+    let received = map.map_or_else(Received::default, |map| {
+        Received::from_pairs(pairs(map, skip))
+    });
+    Ok(received.into_envelope(subject, payload))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -163,8 +149,25 @@ mod tests {
                 Err(InvalidInput::InvalidName { .. })
             ));
         }
-        let reserved = Envelope::new(subject, "x").with_header(ID_HEADER, "mine");
-        assert!(encode_headers(&reserved).is_err());
+        for reserved in [ID_HEADER, "Switchboard-Key", "SWITCHBOARD-TIMESTAMP"] {
+            let msg = Envelope::new(subject.clone(), "x").with_header(reserved, "mine");
+            assert!(encode_headers(&msg).is_err(), "{reserved} accepted");
+        }
+    }
+
+    #[test]
+    fn headers_are_read_in_any_case() {
+        let sent = Envelope::new(Subject::new("a").unwrap(), "x");
+        let mut map = HeaderMap::new();
+        map.insert("Switchboard-Id", sent.id().to_string().as_str());
+        map.insert("Switchboard-Key", "k");
+        map.insert("Content-Type", "text/plain");
+        map.insert("nats-msg-id", "dedup");
+        let got = decode("a", Some(&map), Bytes::new(), &[MSG_ID_HEADER]).unwrap();
+        assert_eq!(got.id(), sent.id());
+        assert_eq!(got.key(), Some("k"));
+        assert_eq!(got.headers().get(header::CONTENT_TYPE), Some("text/plain"));
+        assert_eq!(got.headers().len(), 1, "{:?}", got.headers());
     }
 
     #[test]

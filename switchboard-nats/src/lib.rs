@@ -56,8 +56,9 @@
 //! # Wire format
 //!
 //! An [`Envelope`](switchboard_core::Envelope)'s id, key and timestamp travel in the headers
-//! [`ID_HEADER`], [`KEY_HEADER`] and [`TIMESTAMP_HEADER`]; its headers as NATS headers (names
-//! of printable ASCII without `:`, values without line breaks: anything else is
+//! [`ID_HEADER`], [`KEY_HEADER`] and [`TIMESTAMP_HEADER`] of the shared vocabulary
+//! ([`switchboard_core::header`], matched in any case on read); its headers as NATS headers
+//! (names of printable ASCII without `:`, values without line breaks: anything else is
 //! `InvalidInput`); the payload as the body. Messages from plain NATS publishers are accepted
 //! and get a fresh id. On JetStream, the id is also the `Nats-Msg-Id`.
 

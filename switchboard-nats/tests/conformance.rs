@@ -125,3 +125,138 @@ impl KeyValueFixture for Kv {
 }
 
 switchboard_core::key_value_conformance!(setup_kv);
+
+/// Interop with plain clients: async-nats itself, without Switchboard, on the same server.
+mod interop {
+    use async_nats::HeaderMap;
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use switchboard_core::{
+        Subject, Topic,
+        testkit::{
+            PlainLogFixture, PlainMessage, PlainPubSubFixture, PlainRequestFixture, PlainStream,
+        },
+    };
+    use tokio::sync::mpsc;
+
+    use super::{JetStream, Nats, setup, setup_log};
+
+    fn plain(headers: Option<&HeaderMap>, payload: Bytes) -> PlainMessage {
+        let headers = headers.map_or_else(Vec::new, |map| {
+            map.iter()
+                .filter_map(|(name, values)| {
+                    let name: &str = name.as_ref();
+                    Some((name.to_owned(), values.last()?.as_str().to_owned()))
+                })
+                .collect()
+        });
+        PlainMessage {
+            payload,
+            key: None,
+            headers: Some(headers),
+        }
+    }
+
+    /// Subscribes the raw client to `subject`, confirmed by a flush.
+    async fn raw_subscribe(
+        client: &async_nats::Client,
+        subject: &Subject,
+    ) -> async_nats::Subscriber {
+        let subscriber = client
+            .subscribe(subject.as_str().to_owned())
+            .await
+            .expect("plain subscribe");
+        client.flush().await.expect("plain flush");
+        subscriber
+    }
+
+    impl PlainPubSubFixture for Nats {
+        async fn plain_publish(&self, subject: &Subject, payload: Bytes) {
+            let client = self.bus.client();
+            client
+                .publish(subject.as_str().to_owned(), payload)
+                .await
+                .expect("plain publish");
+            client.flush().await.expect("plain flush");
+        }
+
+        async fn plain_subscribe(&self, subject: &Subject) -> PlainStream {
+            raw_subscribe(self.bus.client(), subject)
+                .await
+                .map(|msg| plain(msg.headers.as_ref(), msg.payload))
+                .boxed()
+        }
+    }
+
+    impl PlainRequestFixture for Nats {
+        async fn plain_request(&self, subject: &Subject, payload: Bytes) -> PlainMessage {
+            let reply = self
+                .bus
+                .client()
+                .request(subject.as_str().to_owned(), payload)
+                .await
+                .expect("plain request");
+            plain(reply.headers.as_ref(), reply.payload)
+        }
+
+        async fn plain_serve(&self, subject: &Subject) -> PlainStream {
+            let client = self.bus.client().clone();
+            let mut requests = raw_subscribe(&client, subject).await;
+            let (seen, rx) = mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                loop {
+                    let request = tokio::select! {
+                        request = requests.next() => request,
+                        () = seen.closed() => break,
+                    };
+                    let Some(request) = request else { break };
+                    let Some(reply) = request.reply.clone() else {
+                        continue;
+                    };
+                    let mut body = b"echo: ".to_vec();
+                    body.extend_from_slice(&request.payload);
+                    client
+                        .publish(reply, body.into())
+                        .await
+                        .expect("plain reply");
+                    let _ = seen.send(plain(request.headers.as_ref(), request.payload));
+                }
+            });
+            futures::stream::unfold(rx, |mut rx| async move { Some((rx.recv().await?, rx)) })
+                .boxed()
+        }
+    }
+
+    impl PlainLogFixture for JetStream {
+        async fn plain_append(&self, topic: &Topic, payload: Bytes) {
+            async_nats::jetstream::new(self.log.client().clone())
+                .publish(topic.as_str().to_owned(), payload)
+                .await
+                .expect("plain jetstream publish")
+                .await
+                .expect("plain jetstream ack");
+        }
+
+        async fn plain_read(&self, topic: &Topic, count: usize) -> Vec<PlainMessage> {
+            let stream = self
+                .log
+                .context()
+                .get_stream(self.log.stream_name(topic))
+                .await
+                .expect("plain get stream");
+            let mut read = Vec::new();
+            for sequence in 1..=count as u64 {
+                let msg = stream
+                    .get_raw_message(sequence)
+                    .await
+                    .expect("plain get message");
+                read.push(plain(Some(&msg.headers), msg.payload));
+            }
+            read
+        }
+    }
+
+    switchboard_core::pubsub_interop_conformance!(setup);
+    switchboard_core::request_reply_interop_conformance!(setup);
+    switchboard_core::log_interop_conformance!(setup_log);
+}

@@ -119,19 +119,19 @@ fn stdout_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Runs sb-migrate on `url` off the async threads; its stdout, after asserting success.
+async fn run_tool(args: &'static [&'static str], url: String) -> String {
+    tokio::task::spawn_blocking(move || stdout_of(&sb_migrate(args, &url, None)))
+        .await
+        .unwrap()
+}
+
 /// The "done when": the tool round-trips up → down → up on a fresh database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_round_trips_on_a_fresh_database() {
     let db = TestDatabase::new().await;
     let url = db.url.clone();
-    let run = move |args: &'static [&'static str]| {
-        let url = url.clone();
-        async move {
-            tokio::task::spawn_blocking(move || stdout_of(&sb_migrate(args, &url, None)))
-                .await
-                .unwrap()
-        }
-    };
+    let run = |args: &'static [&'static str]| run_tool(args, url.clone());
     let up = run(&["up"]).await;
     assert!(up.contains("applied 0001 create events"), "{up}");
     assert!(up.contains("applied 0002 add idempotency key"), "{up}");
@@ -160,6 +160,43 @@ async fn tool_round_trips_on_a_fresh_database() {
     assert!(
         status.contains("applied 0002 add idempotency key"),
         "{status}"
+    );
+    pool.close().await;
+}
+
+/// `reset` reverts every migration (the rows go with the tables), then applies them all again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_resets_every_migration() {
+    let db = TestDatabase::new().await;
+    let url = db.url.clone();
+    let run = |args: &'static [&'static str]| run_tool(args, url.clone());
+    run(&["up"]).await;
+    let pool = db.pool().await;
+    sqlx::query("INSERT INTO events (source, topic) VALUES ('test', 'reset')")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let reset = run(&["reset"]).await;
+    for version in all_versions() {
+        for verb in ["reverted", "applied"] {
+            let line = format!("{verb} {version:04} ");
+            assert!(reset.contains(&line), "no `{line}` in: {reset}");
+        }
+    }
+    let reverts_first = reset.find("reverted").unwrap() < reset.find("applied").unwrap();
+    assert!(
+        reverts_first,
+        "every revert comes before the applies: {reset}"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the reset kept old rows");
+    assert_eq!(
+        versions(&applied_migrations(&pool).await.unwrap()),
+        all_versions()
     );
     pool.close().await;
 }

@@ -10,7 +10,7 @@ use switchboard_core::{Error, InvalidInput, Namespace, Result};
 
 use crate::{
     RedisConfig, RedisKeyValue, RedisLog, RedisPublisher, RedisSubscriber, channel::Channels,
-    error::from_redis,
+    error::from_redis, wire::WireForms,
 };
 
 /// A connection to one Redis server. Cheap to clone; clones share the connection.
@@ -23,6 +23,7 @@ pub struct Redis {
     conn: ConnectionManager,
     config: Arc<RedisConfig>,
     channels: Channels,
+    forms: WireForms,
 }
 
 impl std::fmt::Debug for Redis {
@@ -41,6 +42,7 @@ impl Redis {
     /// [`RedisConfig::reconnect_attempts`] is [`Error::Unavailable`].
     pub async fn connect(config: RedisConfig) -> Result<Self> {
         config.validate()?;
+        let forms = config.forms()?;
         let client = open_client(&config, ProtocolVersion::RESP2)?;
         let conn = ConnectionManager::new_with_config(client.clone(), manager_config(&config))
             .await
@@ -50,6 +52,7 @@ impl Redis {
             client,
             conn,
             channels: Channels::new(config.channel_prefix.as_deref()),
+            forms,
             config: Arc::new(config),
         })
     }
@@ -60,11 +63,13 @@ impl Redis {
         RedisKeyValue::new(self.conn.clone(), &self.config.key_prefix, namespace)
     }
 
-    /// A publisher sharing this connection.
+    /// A publisher sharing this connection, writing each channel in the form
+    /// [`RedisConfig::wire_forms`] gives it.
     pub fn publisher(&self) -> RedisPublisher {
         RedisPublisher::new(
             self.conn.clone(),
             self.channels.clone(),
+            self.forms.clone(),
             self.config.max_payload,
         )
     }

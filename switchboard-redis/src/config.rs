@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use switchboard_core::{InvalidInput, Namespace, Subject};
 
+use crate::wire::{WireForm, WireForms};
+
 /// The default key prefix: keys are stored as `switchboard:<namespace>:<key>`.
 pub const DEFAULT_KEY_PREFIX: &str = "switchboard";
 
@@ -12,11 +14,13 @@ pub const DEFAULT_KEY_PREFIX: &str = "switchboard";
 ///
 /// ```
 /// use std::time::Duration;
-/// use switchboard_redis::RedisConfig;
+/// use switchboard_redis::{RedisConfig, WireForm};
 /// let config = RedisConfig::new("redis://127.0.0.1:6379")
 ///     .with_key_prefix("myapp")
 ///     .with_channel_prefix("myapp")
-///     .with_subscriber_capacity(4096);
+///     .with_subscriber_capacity(4096)
+///     // plain `SUBSCRIBE` clients read `metrics.*`: publish the payload alone there
+///     .with_wire_form_for("metrics", WireForm::Bare);
 /// assert_eq!(config.heartbeat, Duration::from_secs(5));
 /// ```
 #[derive(Clone, Debug)]
@@ -31,6 +35,15 @@ pub struct RedisConfig {
     /// travels on the channel `app.orders.created`. `None` (the default) uses the subject as
     /// the channel name.
     pub channel_prefix: Option<String>,
+    /// How publishers write messages on channels that no entry of
+    /// [`wire_forms`](Self::wire_forms) covers (default [`WireForm::Framed`], which keeps the
+    /// id, key and headers). Subscribers accept both forms on every channel.
+    pub wire_form: WireForm,
+    /// Wire forms per subject prefix, such as `("metrics", WireForm::Bare)` for channels that
+    /// plain Redis clients read. A prefix covers the subject equal to it and every subject
+    /// below it (`metrics` covers `metrics.cpu`, not `metricsx`); the longest matching prefix
+    /// wins. Prefixes are subjects, before [`channel_prefix`](Self::channel_prefix) is added.
+    pub wire_forms: Vec<(String, WireForm)>,
     /// Messages queued per subscription before it starts missing them (default 16,384).
     pub subscriber_capacity: usize,
     /// Largest payload a publisher accepts (default 1 MiB).
@@ -69,6 +82,8 @@ impl Default for RedisConfig {
             url: "redis://127.0.0.1:6379".to_owned(),
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             channel_prefix: None,
+            wire_form: WireForm::Framed,
+            wire_forms: Vec::new(),
             subscriber_capacity: 16 * 1024,
             max_payload: 1024 * 1024,
             connect_timeout: Duration::from_secs(5),
@@ -105,6 +120,24 @@ impl RedisConfig {
         self
     }
 
+    /// Sets [`wire_form`](Self::wire_form), the form of channels no prefix rule covers.
+    pub fn with_wire_form(mut self, form: WireForm) -> Self {
+        self.wire_form = form;
+        self
+    }
+
+    /// Adds a rule to [`wire_forms`](Self::wire_forms): subjects under `prefix` are
+    /// published in `form`.
+    pub fn with_wire_form_for(mut self, prefix: impl Into<String>, form: WireForm) -> Self {
+        self.wire_forms.push((prefix.into(), form));
+        self
+    }
+
+    /// The wire form rules, checked.
+    pub(crate) fn forms(&self) -> Result<WireForms, InvalidInput> {
+        WireForms::new(self.wire_form, &self.wire_forms)
+    }
+
     /// Sets [`subscriber_capacity`](Self::subscriber_capacity).
     pub fn with_subscriber_capacity(mut self, capacity: usize) -> Self {
         self.subscriber_capacity = capacity;
@@ -137,6 +170,7 @@ impl RedisConfig {
                 reason: "use a subject without wildcards, such as `myapp` or `myapp.prod`",
             })?;
         }
+        self.forms()?;
         if self.subscriber_capacity == 0 {
             return Err(InvalidInput::OutOfRange {
                 what: "subscriber_capacity",

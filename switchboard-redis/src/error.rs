@@ -4,21 +4,18 @@
 use redis::{ErrorKind, RedisError, RetryMethod};
 use switchboard_core::Error;
 
-/// A failure this crate recognises in Redis's reply, found as the source of an
-/// [`Error::Backend`] (`err.source()` downcasts to it).
+/// A failure this crate recognises in what it reads from Redis.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RedisBackendError {
-    /// A log stream's last entry has a time-based id that someone other than Switchboard
-    /// wrote, so `XADD <stream> 0-*` can never append after it.
-    #[error(
-        "cannot append to the log stream `{stream}`: its last entry has an id above `0-<n>`, \
-         written by something other than switchboard (log streams belong to switchboard); \
-         delete that entry or the stream, or use another key prefix"
-    )]
-    ForeignStream {
-        /// The stream's key.
-        stream: String,
+    /// A pub/sub message or stream entry starts like a Switchboard frame (`SBF1`) but cannot
+    /// be read: it is not delivered, it is counted
+    /// ([`RedisSubscriber::broken_frames`](crate::RedisSubscriber::broken_frames)) and logged.
+    /// Messages without the magic are plain payloads, not errors.
+    #[error("broken switchboard frame: {reason}")]
+    BrokenFrame {
+        /// What is wrong with it.
+        reason: String,
     },
 }
 
@@ -26,7 +23,7 @@ impl RedisBackendError {
     /// Whether retrying may help; none of these clears up by itself.
     pub fn is_transient(&self) -> bool {
         match self {
-            RedisBackendError::ForeignStream { .. } => false,
+            RedisBackendError::BrokenFrame { .. } => false,
         }
     }
 }

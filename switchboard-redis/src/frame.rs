@@ -6,7 +6,7 @@
 //! ```
 //!
 //! `key` and `h` are left out when empty. The payload is never re-encoded, so binary payloads
-//! cost nothing extra.
+//! cost nothing extra. Header names of [`switchboard_core::header`] are read in any case.
 
 use std::{
     collections::BTreeMap,
@@ -15,8 +15,10 @@ use std::{
 
 use bytes::{Buf, Bytes};
 use serde::{Deserialize, Serialize};
-use switchboard_core::{Envelope, Headers, Subject};
+use switchboard_core::{Envelope, Headers, Subject, header};
 use uuid::Uuid;
+
+use crate::RedisBackendError;
 
 const MAGIC: &[u8; 4] = b"SBF1";
 
@@ -40,24 +42,9 @@ struct HeaderIn {
     h: BTreeMap<String, String>,
 }
 
-/// Why a message on a subscribed channel could not be read as an [`Envelope`].
-#[derive(Debug)]
-pub(crate) enum FrameError {
-    /// It does not start with the magic bytes: published by something other than Switchboard.
-    Foreign,
-    /// It is shorter than its header length says.
-    Truncated,
-    /// The header is not the expected JSON.
-    Header(serde_json::Error),
-}
-
-impl std::fmt::Display for FrameError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FrameError::Foreign => f.write_str("not a switchboard frame"),
-            FrameError::Truncated => f.write_str("truncated switchboard frame"),
-            FrameError::Header(err) => write!(f, "bad switchboard frame header: {err}"),
-        }
+fn broken(reason: impl std::fmt::Display) -> RedisBackendError {
+    RedisBackendError::BrokenFrame {
+        reason: reason.to_string(),
     }
 }
 
@@ -86,27 +73,46 @@ pub(crate) fn encode(msg: &Envelope) -> Vec<u8> {
     frame
 }
 
+/// Whether `bytes` claim to be a frame: they start with the magic.
+pub(crate) fn is_frame(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
 /// The message in `frame`, published on `subject`.
-pub(crate) fn decode(subject: Subject, frame: Vec<u8>) -> Result<Envelope, FrameError> {
-    let mut frame = Bytes::from(frame);
-    if frame.len() < 8 || &frame[..4] != MAGIC {
-        return Err(FrameError::Foreign);
+pub(crate) fn decode(subject: Subject, mut frame: Bytes) -> Result<Envelope, RedisBackendError> {
+    if !is_frame(&frame) {
+        return Err(broken("no `SBF1` magic"));
+    }
+    if frame.len() < 8 {
+        return Err(broken("truncated before the header length"));
     }
     frame.advance(4);
     let header_len = frame.get_u32() as usize;
     if frame.len() < header_len {
-        return Err(FrameError::Truncated);
+        return Err(broken(format_args!(
+            "header of {header_len} bytes, {} left",
+            frame.len()
+        )));
     }
     let header = frame.split_to(header_len);
-    let header: HeaderIn = serde_json::from_slice(&header).map_err(FrameError::Header)?;
+    let header: HeaderIn = serde_json::from_slice(&header)
+        .map_err(|err| broken(format_args!("header is not the frame's JSON: {err}")))?;
     let mut msg = Envelope::new(subject, frame)
         .with_id(header.id)
         .with_timestamp(UNIX_EPOCH + Duration::from_nanos(header.ts))
-        .with_headers(header.h.into_iter().collect::<Headers>());
+        .with_headers(header.h.into_iter().map(canonical).collect::<Headers>());
     if let Some(key) = header.key {
         msg = msg.with_key(key);
     }
     Ok(msg)
+}
+
+/// A header name in the vocabulary's spelling, reusing the string when it already is.
+fn canonical((name, value): (String, String)) -> (String, String) {
+    match header::canonical(&name) {
+        known if known != name => (known.to_owned(), value),
+        _ => (name, value),
+    }
 }
 
 #[cfg(test)]
@@ -127,7 +133,7 @@ mod tests {
             .with_header("trace-id", "abc")
             .with_header("x", "{\"json\": true}")
             .with_timestamp(SystemTime::now());
-        let got = decode(subject(), encode(&sent)).unwrap();
+        let got = decode(subject(), encode(&sent).into()).unwrap();
         assert_eq!(got.id(), sent.id());
         assert_eq!(got.payload().as_ref(), &payload[..]);
         assert_eq!(got.key(), Some("customer-7"));
@@ -137,29 +143,39 @@ mod tests {
     }
 
     #[test]
+    fn vocabulary_names_are_read_in_any_case() {
+        let sent = Envelope::new(subject(), "x").with_header("Content-Type", "text/plain");
+        let got = decode(subject(), encode(&sent).into()).unwrap();
+        assert_eq!(got.headers().get(header::CONTENT_TYPE), Some("text/plain"));
+    }
+
+    #[test]
     fn empty_payload_and_no_headers() {
         let sent = Envelope::new(subject(), Bytes::new());
-        let got = decode(subject(), encode(&sent)).unwrap();
+        let got = decode(subject(), encode(&sent).into()).unwrap();
         assert!(got.payload().is_empty());
         assert!(got.headers().is_empty());
         assert_eq!(got.key(), None);
     }
 
+    fn reason(bytes: impl Into<Bytes>) -> String {
+        match decode(subject(), bytes.into()) {
+            Err(RedisBackendError::BrokenFrame { reason }) => reason,
+            other => panic!("expected a broken frame, got {other:?}"),
+        }
+    }
+
     #[test]
     fn foreign_and_broken_frames_are_errors() {
-        assert!(matches!(
-            decode(subject(), b"hello".to_vec()),
-            Err(FrameError::Foreign)
-        ));
+        assert!(!is_frame(b"hello"));
+        assert!(reason(Bytes::from_static(b"hello")).contains("magic"));
+        assert!(reason(Bytes::from_static(b"SBF1")).contains("truncated"));
         let mut truncated = encode(&Envelope::new(subject(), "x"));
         truncated.truncate(12);
-        assert!(matches!(
-            decode(subject(), truncated),
-            Err(FrameError::Truncated)
-        ));
+        assert!(reason(truncated).contains("left"));
         let mut bad = MAGIC.to_vec();
         bad.extend_from_slice(&2u32.to_be_bytes());
         bad.extend_from_slice(b"{}");
-        assert!(matches!(decode(subject(), bad), Err(FrameError::Header(_))));
+        assert!(reason(bad).contains("JSON"));
     }
 }

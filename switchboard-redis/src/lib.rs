@@ -39,10 +39,14 @@
 //!
 //! # Wire format
 //!
-//! Redis pub/sub carries bytes only, so each message travels as a frame: the magic `SBF1`, a
-//! big-endian `u32` header length, a JSON header
-//! `{"id":"<uuid>","ts":<ns since epoch>,"key":"…","h":{…}}` and the raw payload. The channel
-//! is the subject, under [`RedisConfig::channel_prefix`] if one is set.
+//! Redis pub/sub carries bytes only, so by default each message travels as a frame: the magic
+//! `SBF1`, a big-endian `u32` header length, a JSON header
+//! `{"id":"<uuid>","ts":<ns since epoch>,"key":"…","h":{…}}` and the raw payload. Channels
+//! that plain Redis clients read can carry the bare payload instead
+//! ([`RedisConfig::wire_forms`], [`WireForm`]); subscribers accept both, and a message without
+//! the magic is a plain payload. The channel is the subject, under
+//! [`RedisConfig::channel_prefix`] if one is set. A log entry is a field per piece of the
+//! envelope (`payload`, `switchboard-id`, …; see [`switchboard_core::header`]).
 
 mod channel;
 mod client;
@@ -53,6 +57,7 @@ mod kv;
 mod log;
 mod publisher;
 mod subscriber;
+mod wire;
 
 pub use client::Redis;
 pub use config::{DEFAULT_KEY_PREFIX, RedisConfig};
@@ -61,6 +66,7 @@ pub use kv::RedisKeyValue;
 pub use log::{MAX_PARTITIONS, RedisDeliveries, RedisLog};
 pub use publisher::RedisPublisher;
 pub use subscriber::{RedisSubscriber, RedisSubscription};
+pub use wire::WireForm;
 
 pub use redis;
 
@@ -71,7 +77,7 @@ pub mod fuzzing {
 
     /// Decodes a pub/sub frame received on `subject`; it must never panic.
     pub fn decode_frame(subject: Subject, frame: &[u8]) -> Option<Envelope> {
-        crate::frame::decode(subject, frame.to_vec()).ok()
+        crate::frame::decode(subject, bytes::Bytes::copy_from_slice(frame)).ok()
     }
 
     /// Encodes `msg` as it is published.

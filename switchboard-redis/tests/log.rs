@@ -3,7 +3,7 @@
 mod common;
 
 use switchboard_core::{Topic, TopicAdmin, testkit::LogFixture};
-use switchboard_redis::{MAX_PARTITIONS, RedisBackendError};
+use switchboard_redis::MAX_PARTITIONS;
 
 use common::live_log::LiveLog;
 
@@ -16,7 +16,6 @@ switchboard_core::log_conformance!(setup);
 mod redis_specific {
     use std::time::Duration;
 
-    use futures::StreamExt;
     use switchboard_core::{
         Envelope, LogConsumer, LogProducer,
         testkit::{Names, next_ok},
@@ -100,25 +99,24 @@ mod redis_specific {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn foreign_entries_are_skipped_and_acked() {
+    async fn entries_of_other_tools_are_delivered_with_their_fields_as_headers() {
         let redis = common::connect().await;
         let log = LiveLog::new(redis.log());
         let names = Names::unique();
         let (topic, group) = (names.subject("foreign"), names.group("g"));
         log.create_topic(&topic, 1).await;
         let mut conn = redis.connection();
-        // A foreign entry with a sequence id, which Switchboard can still append after (for
-        // a time-based one, see `a_foreign_time_based_entry_makes_append_fail_clearly`).
+        // No `payload` field: the entry's fields are all there is.
         let _: String = redis::cmd("XADD")
             .arg(log.log.stream_key(&topic, 0))
             .arg("0-*")
-            .arg("field")
-            .arg("not a frame")
+            .arg("temp")
+            .arg("21")
             .query_async(&mut conn)
             .await
             .expect("raw XADD");
         log.log
-            .append(Envelope::new(topic.clone(), "framed"))
+            .append(Envelope::new(topic.clone(), "from switchboard"))
             .await
             .expect("append");
         let mut member = log
@@ -126,8 +124,13 @@ mod redis_specific {
             .join(&group, std::slice::from_ref(&topic))
             .await
             .expect("join");
-        let delivery = next_ok(&mut member, WAIT, "the framed entry").await;
-        assert_eq!(text(&delivery), "framed");
+        let delivery = next_ok(&mut member, WAIT, "the other tool's entry").await;
+        assert!(delivery.envelope().payload().is_empty());
+        assert_eq!(delivery.envelope().headers().get("temp"), Some("21"));
+        assert_eq!(delivery.position().offset, 1);
+        delivery.ack().await.expect("ack");
+        let delivery = next_ok(&mut member, WAIT, "the switchboard entry").await;
+        assert_eq!(text(&delivery), "from switchboard");
         assert_eq!(
             delivery.position().offset,
             2,
@@ -135,22 +138,17 @@ mod redis_specific {
         );
         delivery.ack().await.expect("ack");
         assert_eq!(pending(&log, &mut conn, &topic, group.as_str()).await, 0);
-        assert!(
-            tokio::time::timeout(Duration::from_millis(300), member.next())
-                .await
-                .is_err(),
-            "nothing else is delivered"
-        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_foreign_time_based_entry_makes_append_fail_clearly() {
+    async fn append_goes_on_after_a_time_based_entry_of_another_tool() {
         let redis = common::connect().await;
         let log = LiveLog::new(redis.log());
         let names = Names::unique();
         let (topic, group) = (names.subject("foreign-time"), names.group("g"));
         log.create_topic(&topic, 1).await;
-        log.log
+        let before = log
+            .log
             .append(Envelope::new(topic.clone(), "before"))
             .await
             .expect("append before the foreign entry");
@@ -159,50 +157,37 @@ mod redis_specific {
         let foreign_id: String = redis::cmd("XADD")
             .arg(&stream)
             .arg("*")
-            .arg("field")
+            .arg("payload")
             .arg("written by another tool")
             .query_async(&mut conn)
             .await
             .expect("raw XADD with a time-based id");
         assert!(!foreign_id.starts_with("0-"), "{foreign_id}");
-
-        for _ in 0..2 {
-            let err = log
+        let mut offsets = vec![before.offset];
+        for text in ["after 1", "after 2"] {
+            let position = log
                 .log
-                .append(Envelope::new(topic.clone(), "after"))
+                .append(Envelope::new(topic.clone(), text))
                 .await
-                .expect_err("XADD 0-* after a time-based id must fail");
-            assert!(!err.is_transient(), "retrying cannot help: {err:?}");
-            let source = std::error::Error::source(&err).expect("a source");
-            match source.downcast_ref::<RedisBackendError>() {
-                Some(RedisBackendError::ForeignStream { stream: named }) => {
-                    assert_eq!(named, &stream);
-                }
-                other => panic!("expected ForeignStream, got {other:?} in {err:?}"),
-            }
-            let message = switchboard_core::report(&err);
-            assert!(
-                message.contains(&stream) && message.contains("belong to switchboard"),
-                "{message}"
-            );
+                .expect("append after a time-based id");
+            offsets.push(position.offset);
         }
+        assert!(
+            offsets.is_sorted() && offsets[1] > offsets[0] + 1,
+            "{offsets:?}"
+        );
 
-        // Reading still works: the framed entry arrives, the foreign one is skipped and acked.
         let mut member = log
             .log
             .join(&group, std::slice::from_ref(&topic))
             .await
             .expect("join");
-        let delivery = next_ok(&mut member, WAIT, "the framed entry").await;
-        assert_eq!(text(&delivery), "before");
-        delivery.ack().await.expect("ack");
-        tokio::time::timeout(WAIT, async {
-            while pending(&log, &mut conn, &topic, group.as_str()).await > 0 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .expect("the foreign entry is acked");
+        for expected in ["before", "written by another tool", "after 1", "after 2"] {
+            let delivery = next_ok(&mut member, WAIT, expected).await;
+            assert_eq!(text(&delivery), expected);
+            delivery.ack().await.expect("ack");
+        }
+        assert_eq!(pending(&log, &mut conn, &topic, group.as_str()).await, 0);
     }
 
     #[tokio::test]

@@ -188,33 +188,6 @@ async fn slow_subscriber_misses_messages_and_is_told_how_many() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn foreign_messages_are_skipped_and_counted() {
-    let redis = common::connect().await;
-    let subscriber = redis.subscriber().await.expect("subscriber");
-    let subject = Names::unique().subject("foreign");
-    let mut sub = subscriber
-        .subscribe(&subject.clone().into())
-        .await
-        .expect("subscribe");
-    let _: u64 = redis::cmd("PUBLISH")
-        .arg(subject.as_str())
-        .arg("plain text from redis-cli")
-        .query_async(&mut redis.connection())
-        .await
-        .expect("raw PUBLISH");
-    redis
-        .publisher()
-        .publish(Envelope::new(subject.clone(), "framed"))
-        .await
-        .expect("publish");
-    assert_eq!(
-        text(&next_ok(&mut sub, WAIT, "the framed message").await),
-        "framed"
-    );
-    assert_eq!(subscriber.skipped(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_prefix_keeps_apps_apart() {
     let names = Names::unique();
     let plain = common::connect().await;

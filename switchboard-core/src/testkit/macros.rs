@@ -127,3 +127,57 @@ macro_rules! event_store_conformance {
         }
     };
 }
+
+/// Runs the pub/sub interop cases against the
+/// [`PlainPubSubFixture`](crate::testkit::PlainPubSubFixture) that `setup` returns.
+#[macro_export]
+macro_rules! pubsub_interop_conformance {
+    ($setup:path) => {
+        mod pubsub_interop_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                interop,
+                [
+                    plain_publish_is_delivered,
+                    plain_subscriber_reads_sdk_message
+                ]
+            );
+        }
+    };
+}
+
+/// Runs the durable-log interop cases against the
+/// [`PlainLogFixture`](crate::testkit::PlainLogFixture) that `setup` returns.
+#[macro_export]
+macro_rules! log_interop_conformance {
+    ($setup:path) => {
+        mod log_interop_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                interop,
+                [plain_append_is_delivered, plain_reader_reads_sdk_append]
+            );
+        }
+    };
+}
+
+/// Runs the request/reply interop cases against the
+/// [`PlainRequestFixture`](crate::testkit::PlainRequestFixture) that `setup` returns.
+#[macro_export]
+macro_rules! request_reply_interop_conformance {
+    ($setup:path) => {
+        mod request_reply_interop_conformance {
+            use super::*;
+            $crate::__conformance_cases!(
+                $setup,
+                interop,
+                [
+                    plain_requester_gets_sdk_reply,
+                    sdk_requester_gets_plain_reply
+                ]
+            );
+        }
+    };
+}

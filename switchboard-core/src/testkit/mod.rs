@@ -13,6 +13,7 @@
 //! fails with a message saying what it was waiting for. The list of cases and the backends that
 //! pass them is in `docs/conformance.md`.
 
+pub mod interop;
 pub mod kv;
 pub mod log;
 pub mod pubsub;
@@ -21,6 +22,7 @@ pub mod store;
 
 mod fixtures;
 mod macros;
+mod plain;
 
 use std::{future::Future, time::Duration};
 
@@ -28,6 +30,9 @@ use futures::{Stream, StreamExt};
 
 pub use fixtures::{
     EventStoreFixture, KeyValueFixture, LogFixture, PubSubFixture, RequestReplyFixture,
+};
+pub use plain::{
+    PlainLogFixture, PlainMessage, PlainPubSubFixture, PlainRequestFixture, PlainStream,
 };
 
 use crate::{Group, Namespace, Pattern, Result, Subject};

@@ -4,6 +4,7 @@
 //! sb-migrate up                       apply every pending migration
 //! sb-migrate down                     revert the last applied migration
 //! sb-migrate status                   list the applied migrations
+//! sb-migrate reset                    revert every applied migration, then apply them all
 //! sb-migrate create NAME [--dir DIR]  write the next numbered up/down pair (default: migrations)
 //! ```
 //!
@@ -14,10 +15,11 @@ use std::{path::PathBuf, process::ExitCode};
 
 use switchboard_postgres::{PgConfig, PgError};
 
-const USAGE: &str = "usage: sb-migrate up | down | status | create NAME [--dir DIR]
+const USAGE: &str = "usage: sb-migrate up | down | status | reset | create NAME [--dir DIR]
   up       apply every pending migration (applying twice is a no-op)
   down     revert the last applied migration
   status   list the applied migrations
+  reset    revert every applied migration (the data goes with them), then apply them all
   create   write NNNN_NAME.up.sql and NNNN_NAME.down.sql into DIR (default: migrations)
 environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), DATABASE_SCHEMA";
 
@@ -25,6 +27,7 @@ enum Command {
     Up,
     Down,
     Status,
+    Reset,
     Create { name: String, dir: PathBuf },
 }
 
@@ -33,6 +36,7 @@ fn parse(args: &[String]) -> Option<Command> {
         [cmd] if cmd == "up" => Some(Command::Up),
         [cmd] if cmd == "down" => Some(Command::Down),
         [cmd] if cmd == "status" => Some(Command::Status),
+        [cmd] if cmd == "reset" => Some(Command::Reset),
         [cmd, name] if cmd == "create" => Some(Command::Create {
             name: name.clone(),
             dir: PathBuf::from("migrations"),
@@ -83,15 +87,7 @@ async fn run(command: Command) -> Result<(), PgError> {
     }
     let pool = config.connect().await?;
     match command {
-        Command::Up => {
-            let applied = switchboard_postgres::migrate(&pool).await?;
-            if applied.is_empty() {
-                println!("nothing to apply: the database is up to date");
-            }
-            for m in applied {
-                println!("applied {:04} {}", m.version, m.description);
-            }
-        }
+        Command::Up => up(&pool).await?,
         Command::Down => match switchboard_postgres::revert_last(&pool).await? {
             Some(m) => println!("reverted {:04} {}", m.version, m.description),
             None => println!("nothing to revert: no migration is applied"),
@@ -105,8 +101,25 @@ async fn run(command: Command) -> Result<(), PgError> {
                 println!("applied {:04} {}", m.version, m.description);
             }
         }
+        Command::Reset => {
+            while let Some(m) = switchboard_postgres::revert_last(&pool).await? {
+                println!("reverted {:04} {}", m.version, m.description);
+            }
+            up(&pool).await?;
+        }
         Command::Create { .. } => unreachable!("handled above"),
     }
     pool.close().await;
+    Ok(())
+}
+
+async fn up(pool: &sqlx::PgPool) -> Result<(), PgError> {
+    let applied = switchboard_postgres::migrate(pool).await?;
+    if applied.is_empty() {
+        println!("nothing to apply: the database is up to date");
+    }
+    for m in applied {
+        println!("applied {:04} {}", m.version, m.description);
+    }
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! [`RedisLog`]: a durable log on Redis Streams, at-least-once with explicit ack.
 
 mod acker;
+mod entry;
 mod layout;
 mod member;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     pin::Pin,
     sync::{
         Arc, Mutex,
@@ -17,19 +18,18 @@ use std::{
 use futures::Stream;
 use redis::{AsyncConnectionConfig, Client, aio::ConnectionManager};
 use switchboard_core::{
-    Delivery, Envelope, Error, Group, InvalidInput, LogConsumer, LogProducer, Position, Result,
-    Topic, TopicAdmin,
+    Delivery, Envelope, Group, InvalidInput, LogConsumer, LogProducer, Position, Result, Topic,
+    TopicAdmin,
 };
 use tokio::sync::mpsc;
 
 use self::{
     layout::{Layout, offset, partition_for},
-    member::{FRAME_FIELD, Member, Partition, Settings},
+    member::{Member, Partition, Settings},
 };
 use crate::{
     RedisConfig,
-    error::{RedisBackendError, from_redis, is_id_too_small},
-    frame,
+    error::{from_redis, is_id_too_small},
 };
 
 /// The most partitions a topic may have.
@@ -41,13 +41,16 @@ pub const MAX_PARTITIONS: u32 = 1024;
 ///   partition count is kept in `<prefix>:#log:<topic>`. A topic used before
 ///   [`create_topic`](TopicAdmin::create_topic) gets
 ///   [`RedisConfig::log_default_partitions`].
-/// - `append` is one `XADD <stream> 0-* f <frame>` (Redis 7 or newer): the offset is the
-///   entry's sequence number, 1, 2, 3… per partition. Messages with the same key go to the
-///   same partition (a stable FNV-1a hash), keyless ones round robin.
-/// - **The streams belong to Switchboard.** Once anything else adds an entry with a
-///   time-based id (`XADD <stream> * …`), `XADD 0-*` can no longer append after it, and
-///   `append` to that partition fails with a non-transient [`Error::Backend`] whose source is
-///   [`RedisBackendError::ForeignStream`].
+/// - `append` is one `XADD <stream> 0-* payload <payload> switchboard-id <id> …` (Redis 7 or
+///   newer): the offset is the entry's sequence number, 1, 2, 3… per partition. Messages with
+///   the same key go to the same partition (a stable FNV-1a hash), keyless ones round robin.
+///   Each piece of the envelope is a field of its own (see `docs/backends.md`), so plain
+///   clients read the payload unchanged.
+/// - **Plain clients may append too** (`XADD <stream> * payload …`): their entries are
+///   delivered with a fresh id, and an entry without a `payload` field arrives with an empty
+///   payload and its fields as headers. Once a partition holds such a time-based id, `0-*`
+///   cannot append after it, so appends to that partition go on with `*`: offsets keep
+///   growing, in bigger steps.
 /// - Each group is a Redis consumer group on every partition stream, created at the oldest
 ///   entry when the first member joins. Each member reads with `XREADGROUP` on its own
 ///   connection and acks with `XACK`.
@@ -78,6 +81,8 @@ pub struct RedisLog {
     layout: Layout,
     config: Arc<RedisConfig>,
     partitions: Arc<Mutex<HashMap<Topic, u32>>>,
+    /// Streams whose last id is time-based, so appends use `*`.
+    timed: Arc<Mutex<HashSet<String>>>,
     round_robin: Arc<AtomicU64>,
 }
 
@@ -97,6 +102,7 @@ impl RedisLog {
             layout: Layout::new(&config.key_prefix),
             config,
             partitions: Arc::default(),
+            timed: Arc::default(),
             round_robin: Arc::default(),
         }
     }
@@ -135,6 +141,39 @@ impl RedisLog {
         let stored = stored.unwrap_or(partitions).clamp(1, MAX_PARTITIONS);
         self.cached().insert(topic.clone(), stored);
         Ok(stored)
+    }
+
+    fn is_timed(&self, stream: &str) -> bool {
+        self.timed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(stream)
+    }
+
+    /// `XADD`s `msg` to `stream` with the id form the stream allows; returns the entry id.
+    async fn add(&self, stream: &str, msg: &Envelope) -> Result<String> {
+        let mut conn = self.conn.clone();
+        let timed = self.is_timed(stream);
+        let xadd = |id: &str| -> Result<redis::Cmd> {
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(stream).arg(id);
+            entry::write_fields(&mut cmd, msg)?;
+            Ok(cmd)
+        };
+        if !timed {
+            match xadd("0-*")?.query_async(&mut conn).await {
+                Ok(id) => return Ok(id),
+                Err(err) if is_id_too_small(&err) => {
+                    tracing::debug!(stream, "stream has time-based ids; appending with `*`");
+                    self.timed
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .insert(stream.to_owned());
+                }
+                Err(err) => return Err(from_redis(err)),
+            }
+        }
+        xadd("*")?.query_async(&mut conn).await.map_err(from_redis)
     }
 
     async fn partition_count(&self, topic: &Topic) -> Result<u32> {
@@ -176,20 +215,7 @@ impl LogProducer for RedisLog {
             self.round_robin.fetch_add(1, Ordering::Relaxed),
         );
         let stream = self.layout.stream(&topic, partition);
-        let id: String = redis::cmd("XADD")
-            .arg(&stream)
-            .arg("0-*")
-            .arg(FRAME_FIELD)
-            .arg(frame::encode(&msg))
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(|err| {
-                if is_id_too_small(&err) {
-                    Error::backend(RedisBackendError::ForeignStream { stream })
-                } else {
-                    from_redis(err)
-                }
-            })?;
+        let id = self.add(&stream, &msg).await?;
         let position = Position {
             partition,
             offset: offset(&id),

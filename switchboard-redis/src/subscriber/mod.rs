@@ -33,8 +33,11 @@ use crate::{
 /// - After a lost connection the subscriber reconnects with exponential backoff and re-issues
 ///   every subscription by itself (the `redis` crate's automatic re-subscription on RESP3).
 ///   Messages published while it was disconnected are not replayed: at-most-once.
-/// - A message that is not a Switchboard frame (say, from `redis-cli PUBLISH`) is skipped and
-///   counted in [`skipped`](Self::skipped), with a rate-limited warning.
+/// - A message that is not a Switchboard frame (say, from `redis-cli PUBLISH`) is delivered
+///   as it is: its bytes are the payload, with a fresh id, the time of arrival and no headers.
+/// - A message that starts like a frame (`SBF1`) but is broken is an error: it is not
+///   delivered, it is counted in [`broken_frames`](Self::broken_frames) and logged
+///   (rate-limited).
 ///
 /// The connection speaks RESP3 and needs Redis 6 or newer.
 #[derive(Clone)]
@@ -86,10 +89,10 @@ impl RedisSubscriber {
         &self.hub.client_name
     }
 
-    /// Messages on subscribed channels that were skipped because they were not Switchboard
-    /// frames.
-    pub fn skipped(&self) -> u64 {
-        self.hub.routes.skipped()
+    /// Messages on subscribed channels that started like a Switchboard frame but were broken
+    /// (truncated, or a header that is not the frame's JSON), and so were dropped.
+    pub fn broken_frames(&self) -> u64 {
+        self.hub.routes.broken()
     }
 
     /// How many times the connection was lost (and re-established) so far.

@@ -12,11 +12,13 @@ use std::{
     },
 };
 
+use bytes::Bytes;
 use redis::{PushInfo, PushKind, Value};
 use switchboard_core::{Envelope, Pattern};
 use tokio::sync::{Notify, mpsc};
 
 use crate::{
+    RedisBackendError,
     channel::{Channels, Target},
     frame,
 };
@@ -39,7 +41,7 @@ struct Table {
 pub(super) struct Routes {
     channels: Channels,
     table: Mutex<Table>,
-    skipped: AtomicU64,
+    broken: AtomicU64,
     disconnects: AtomicU64,
     /// Woken on every lost connection, so the supervisor can check the new one.
     pub(super) disconnected: Notify,
@@ -50,7 +52,7 @@ impl Routes {
         Routes {
             channels,
             table: Mutex::default(),
-            skipped: AtomicU64::new(0),
+            broken: AtomicU64::new(0),
             disconnects: AtomicU64::new(0),
             disconnected: Notify::new(),
         }
@@ -101,9 +103,9 @@ impl Routes {
         self.table().by_target.contains_key(target)
     }
 
-    /// Messages that matched a subscription but could not be decoded.
-    pub(super) fn skipped(&self) -> u64 {
-        self.skipped.load(Ordering::Relaxed)
+    /// Messages that matched a subscription, started like a frame and were broken.
+    pub(super) fn broken(&self) -> u64 {
+        self.broken.load(Ordering::Relaxed)
     }
 
     /// Connections lost so far.
@@ -155,12 +157,18 @@ impl Routes {
         if !routes.iter().any(|route| route.pattern.matches(&subject)) {
             return;
         }
-        let msg = match frame::decode(subject, payload) {
-            Ok(msg) => msg,
-            Err(err) => {
-                self.skip(channel, &err);
-                return;
+        let payload = Bytes::from(payload);
+        let msg = if frame::is_frame(&payload) {
+            match frame::decode(subject, payload) {
+                Ok(msg) => msg,
+                Err(err) => {
+                    self.count_broken(channel, &err);
+                    return;
+                }
             }
+        } else {
+            // A plain client's message: the payload is all there is.
+            Envelope::new(subject, payload)
         };
         for route in routes
             .iter()
@@ -172,16 +180,16 @@ impl Routes {
         }
     }
 
-    /// Counts an undecodable message; logs the 1st, 2nd, 4th, 8th… so a chatty foreign
-    /// publisher cannot flood the log.
-    fn skip(&self, channel: &[u8], err: &frame::FrameError) {
-        let skipped = self.skipped.fetch_add(1, Ordering::Relaxed) + 1;
-        if skipped.is_power_of_two() {
-            tracing::warn!(
+    /// Counts a broken frame, which is not delivered; logs the 1st, 2nd, 4th, 8th… so a
+    /// broken publisher cannot flood the log.
+    fn count_broken(&self, channel: &[u8], err: &RedisBackendError) {
+        let broken = self.broken.fetch_add(1, Ordering::Relaxed) + 1;
+        if broken.is_power_of_two() {
+            tracing::error!(
                 channel = %String::from_utf8_lossy(channel),
-                skipped,
+                broken,
                 error = %err,
-                "skipped a message that is not a switchboard frame"
+                "dropped a broken switchboard frame"
             );
         }
     }

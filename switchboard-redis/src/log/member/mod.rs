@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use redis::{
-    AsyncConnectionConfig, Client, RedisResult, Value,
+    AsyncConnectionConfig, Client, RedisResult,
     aio::{ConnectionManager, MultiplexedConnection},
     streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply},
 };
@@ -13,17 +13,14 @@ use tokio::{sync::mpsc, time::Instant};
 
 use super::{
     acker::{Retry, StreamAcker},
+    entry,
     layout::{offset, previous_id},
 };
-use crate::frame;
 
 mod membership;
 mod waiting;
 
 use waiting::Waiting;
-
-/// The stream field that holds the frame.
-pub(super) const FRAME_FIELD: &str = "f";
 
 /// One partition stream the member reads.
 pub(super) struct Partition {
@@ -327,25 +324,26 @@ impl Member {
 
     async fn deliver(&mut self, p: usize, mut entry: StreamId, attempt: u32) -> Step {
         let partition = &self.partitions[p];
-        let decoded = match entry.map.remove(FRAME_FIELD) {
-            Some(Value::BulkString(bytes)) => frame::decode(partition.topic.clone(), bytes).ok(),
-            _ => None,
-        };
-        let Some(envelope) = decoded else {
-            // Not written by Switchboard: ack it, or it would come back forever.
-            tracing::warn!(
-                topic = %partition.topic,
-                partition = partition.index,
-                id = %entry.id,
-                "skipped a stream entry that is not a switchboard frame"
-            );
-            redis::cmd("XACK")
-                .arg(&*partition.stream)
-                .arg(self.group.as_str())
-                .arg(&entry.id)
-                .exec_async(&mut self.commands)
-                .await?;
-            return Ok(true);
+        let fields = std::mem::take(&mut entry.map);
+        let envelope = match entry::read(&partition.topic, fields) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                // A broken frame can never be read: ack it, or it would come back forever.
+                tracing::error!(
+                    topic = %partition.topic,
+                    partition = partition.index,
+                    id = %entry.id,
+                    error = %err,
+                    "dropped a stream entry holding a broken switchboard frame"
+                );
+                redis::cmd("XACK")
+                    .arg(&*partition.stream)
+                    .arg(self.group.as_str())
+                    .arg(&entry.id)
+                    .exec_async(&mut self.commands)
+                    .await?;
+                return Ok(true);
+            }
         };
         let position = Position {
             partition: partition.index,
