@@ -10,6 +10,7 @@ use figment::{
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::config_keys::Keys;
+use super::gateway_config::{ClusterConfig, LimitsConfig};
 
 /// Where the service runs: `dev` logs for people, `prod` logs JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +85,12 @@ pub(crate) struct Config {
     pub(crate) redis: UrlConfig,
     pub(crate) nats: NatsConfig,
     pub(crate) kafka: KafkaConfig,
+    /// The gateway's bridge key.
+    #[serde(default)]
+    pub(crate) cluster: ClusterConfig,
+    /// The gateway's limits on visitors.
+    #[serde(default)]
+    pub(crate) limits: LimitsConfig,
 }
 
 /// A configuration that cannot be used; the message names the key and the variable.
@@ -138,6 +145,8 @@ impl Config {
             redis: UrlConfig::default(),
             nats: NatsConfig::default(),
             kafka: KafkaConfig::default(),
+            cluster: ClusterConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 
@@ -209,6 +218,9 @@ impl Config {
         {
             *instance_id = None;
         }
+        if self.cluster.key.as_ref().is_some_and(|k| k.0.is_empty()) {
+            self.cluster.key = None;
+        }
     }
 
     fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
@@ -259,6 +271,14 @@ impl Config {
                 "kafka.session_timeout_ms",
                 "must be at least 1000 (one second)".into(),
             ));
+        }
+        if let Some((key, why)) = self.limits.invalid() {
+            return Err(bad(key, why));
+        }
+        if let Some(key) = &self.cluster.key
+            && let Err(err) = switchboard_ws::BridgeKey::new(&key.0)
+        {
+            return Err(bad("cluster.key", err.to_string()));
         }
         if let Err(err) = switchboard_core::Group::new(&self.kafka.group) {
             return Err(bad("kafka.group", err.to_string()));
@@ -361,6 +381,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`postgres.url`"), "{err}");
+        let err = load("", &[("GATEWAY_LIMITS_SSE_TOTAL", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`limits.sse.total`"), "{err}");
+        let err = load("cluster:\n  key: short\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`cluster.key`") && !err.contains("short`"),
+            "{err}"
+        );
         let err = load("env: staging\n", &[]).unwrap_err().to_string();
         assert!(err.contains("`env`"), "{err}");
         let err = load("kafka:\n  brokers: nohost\n", &[])

@@ -6,6 +6,7 @@ pub(crate) mod check_config;
 pub(crate) mod config;
 pub(crate) mod config_keys;
 pub(crate) mod connect;
+pub(crate) mod gateway_config;
 pub(crate) mod health;
 pub(crate) mod server;
 pub(crate) mod services;

@@ -1,9 +1,28 @@
 //! Serving a router until shutdown, with the body limit every route shares.
+//!
+//! The server is hyper's HTTP/1 connection driver set up by hand rather than `axum::serve`: it
+//! gives each request the peer address (`ConnectInfo`, which the gateway's limits key on),
+//! bounds how long a client may take to send its request head, and keeps the per-connection
+//! state small enough that an idle SSE stream costs under 8 KiB (docs/benchmarks.md).
 
-use axum::{Router, extract::DefaultBodyLimit};
+use std::{net::SocketAddr, pin::pin, time::Duration};
+
+use axum::{Router, body::Body, extract::ConnectInfo, extract::DefaultBodyLimit};
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
+use tokio::{net::TcpListener, sync::watch};
+use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use super::{config::Config, shutdown::Shutdown};
+
+/// How long a client may take to send a request head; slower ones are cut off.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request heads larger than this are refused (hyper's floor is 8 KiB).
+const MAX_HEAD_BYTES: usize = 8 * 1024;
 
 /// Applies the body limit: a larger body gets 413 on every route.
 pub(crate) fn with_body_limit(router: Router, limit: usize) -> Router {
@@ -20,11 +39,69 @@ pub(crate) async fn serve(
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let addr = config.listen_addr().map_err(std::io::Error::other)?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = TcpListener::bind(addr).await?;
     tracing::info!(service = %config.service, addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await?;
+    serve_on(listener, router, shutdown).await;
     tracing::info!(service = %config.service, "server stopped");
     Ok(())
+}
+
+/// The HTTP/1 settings of every connection.
+fn http() -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        // Flattening writes into one buffer keeps no queue of body chunks per connection.
+        .writev(false);
+    http
+}
+
+/// Serves `listener` until `shutdown`, then waits for every connection to finish.
+pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Shutdown) {
+    let (close_tx, close_rx) = watch::channel(());
+    let http = http();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of descriptors, say: back off instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => break,
+        };
+        let service = router
+            .clone()
+            .map_request(move |mut req: axum::http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                req.map(Body::new)
+            });
+        let conn = http
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .with_upgrades();
+        let (shutdown, close_rx) = (shutdown.clone(), close_rx.clone());
+        tokio::spawn(async move {
+            let mut conn = pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => finished(result),
+                _ = shutdown.wait() => {
+                    conn.as_mut().graceful_shutdown();
+                    finished(conn.await);
+                }
+            }
+            drop(close_rx);
+        });
+    }
+    drop((listener, close_rx));
+    close_tx.closed().await;
+}
+
+fn finished(result: hyper::Result<()>) {
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "connection ended with an error");
+    }
 }

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::{backends::Backends, shutdown::Shutdown};
 
-/// Serves the echo service on `switchboard.request`.
+/// Serves the echo service on `switchboard.page.request`.
 pub(crate) async fn start_notifier(backends: &Backends) -> Result<Serving> {
     let firehose = Firehose::spawn(
         backends.bus.publisher.clone(),

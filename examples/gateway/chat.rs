@@ -5,9 +5,32 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
 use switchboard_core::{Firehose, Flow};
-use switchboard_ws::{Hub, HubConfig, HubEvent};
+use switchboard_ws::{BridgeKey, Hub, HubConfig, HubEvent, WsError};
 
-use crate::views::{ChatEvent, Line, render};
+use crate::{
+    common::gateway_config::ClusterConfig,
+    views::{ChatEvent, Line, render},
+};
+
+/// Where gateways bridge their hubs: `switchboard.chat.chat` and `switchboard.chat.presence`,
+/// outside the page namespace.
+pub(crate) const BRIDGE_PREFIX: &str = "switchboard.chat";
+
+/// The cluster key from `cluster.key`, or a random one (logged: other gateways cannot join
+/// this one's rooms until they share a configured key).
+pub(crate) fn bridge_key(cluster: &ClusterConfig) -> Result<BridgeKey, WsError> {
+    match &cluster.key {
+        Some(secret) => BridgeKey::new(&secret.0),
+        None => {
+            tracing::warn!(
+                "cluster.key is not set: the chat bridge uses a random key, so only this gateway \
+                 can read and write its bridge; set cluster.key (GATEWAY_CLUSTER_KEY) to the same \
+                 secret on every gateway"
+            );
+            Ok(BridgeKey::random())
+        }
+    }
+}
 
 /// A hub rendering with askama. The renderer runs once per event and node, so it also emits
 /// that event to the firehose.

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::{
-    http::{HeaderValue, StatusCode},
+    http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use switchboard_core::{Error, ErrorKind};
@@ -15,6 +15,8 @@ use crate::common::health::error_chain;
 pub(crate) struct AppError {
     pub(crate) status: StatusCode,
     pub(crate) message: String,
+    /// Seconds for the `Retry-After` header of a refusal that passes.
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -34,7 +36,14 @@ impl AppError {
         AppError {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Adds `Retry-After: <secs>`.
+    pub(crate) fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// Requires a non-blank form field.
@@ -94,6 +103,9 @@ impl IntoResponse for AppError {
         let headers = response.headers_mut();
         headers.insert("hx-retarget", HeaderValue::from_static("#flash"));
         headers.insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }

@@ -13,12 +13,15 @@ mod common;
 mod announcements;
 mod chat;
 mod error;
+mod limits;
 mod params;
 mod peers;
+mod rate;
 mod routes;
 mod security;
 mod sse;
 mod state;
+mod utf8_fields;
 mod views;
 
 #[cfg(test)]
@@ -100,14 +103,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let deps = ["postgres", "redis", "nats", "kafka"].map(|d| backends.dependency(d));
     let health = Health::new("gateway", deps.into());
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
-    let state = AppState::new(&backends, health, shutdown.clone());
+    let state = AppState::new(&backends, health, shutdown.clone(), &config.limits);
     announcements::start(&backends, state.firehose.clone(), shutdown.clone()).await?;
     // With NATS, gateways on several nodes share chat rooms and presence.
     let _bridge = match config.nats.url {
         Some(_) => Some(
             state
                 .hub
-                .bridge(backends.bus.pubsub(), &Subject::new("switchboard.chat")?)
+                .bridge(
+                    backends.bus.pubsub(),
+                    &Subject::new(chat::BRIDGE_PREFIX)?,
+                    &chat::bridge_key(&config.cluster)?,
+                )
                 .await?,
         ),
         None => None,

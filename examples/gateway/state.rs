@@ -1,5 +1,5 @@
-//! What every route shares: the transports of each flow, the firehose, the chat hub and the
-//! page's CSRF token.
+//! What every route shares: the transports of each flow, the firehose, the chat hub, the
+//! page's CSRF token and the limits on visitors.
 
 use std::sync::Arc;
 
@@ -14,7 +14,10 @@ use switchboard_ws::Hub;
 
 use crate::{
     chat,
-    common::{backends::Backends, health::Health, shutdown::Shutdown},
+    common::{
+        backends::Backends, gateway_config::LimitsConfig, health::Health, shutdown::Shutdown,
+    },
+    limits::OpenConnections,
     peers::Peers,
 };
 
@@ -42,6 +45,9 @@ pub(crate) struct Inner {
     pub(crate) health: Health,
     pub(crate) shutdown: Shutdown,
     pub(crate) csrf_token: String,
+    pub(crate) limits: LimitsConfig,
+    pub(crate) open_streams: OpenConnections,
+    pub(crate) open_sockets: OpenConnections,
 }
 
 impl std::ops::Deref for AppState {
@@ -53,7 +59,12 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Builds the state from the chosen backends; starts the firehose and heartbeat listener.
-    pub(crate) fn new(backends: &Backends, health: Health, shutdown: Shutdown) -> AppState {
+    pub(crate) fn new(
+        backends: &Backends,
+        health: Health,
+        shutdown: Shutdown,
+        limits: &LimitsConfig,
+    ) -> AppState {
         let firehose = Firehose::spawn(
             backends.bus.publisher.clone(),
             "gateway",
@@ -81,6 +92,9 @@ impl AppState {
             health,
             shutdown,
             csrf_token: csrf_token(),
+            open_streams: OpenConnections::new("SSE streams", limits.sse, limits.retry),
+            open_sockets: OpenConnections::new("WebSockets", limits.ws, limits.retry),
+            limits: limits.clone(),
         }))
     }
 }

@@ -1,4 +1,4 @@
-//! The notifier: answers `switchboard.request` with `{service, message: "echo: <text>",
+//! The notifier: answers `switchboard.page.request` with `{service, message: "echo: <text>",
 //! processed_at}` and emits a firehose event per reply. Serves `GET /health`.
 //!
 //! Run with `NOTIFIER_NATS_URL=nats://127.0.0.1:4222 cargo run --example notifier`. Without

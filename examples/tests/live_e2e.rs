@@ -67,7 +67,7 @@ async fn kafka_flow_across_three_processes() {
         .post(
             "/nats/request",
             &token,
-            "subject=switchboard.request&message=live-ping",
+            "subject=switchboard.page.request&message=live-ping",
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);

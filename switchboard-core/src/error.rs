@@ -214,6 +214,18 @@ pub enum InvalidInput {
         /// The limit in bytes.
         max: usize,
     },
+    /// A name a user chose that lies outside the namespace it must stay in.
+    #[error(
+        "{what} `{value}` is outside the page namespace: use a name under `{namespace}`, such as `{namespace}demo`"
+    )]
+    OutsideNamespace {
+        /// Which name ("subject", "pattern").
+        what: &'static str,
+        /// The offending value, with control characters escaped.
+        value: String,
+        /// The namespace's prefix, dot included.
+        namespace: &'static str,
+    },
     /// A numeric argument outside its allowed range.
     #[error("{what} must be between {min} and {max}, got {got}")]
     OutOfRange {

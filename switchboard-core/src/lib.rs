@@ -62,6 +62,7 @@ pub mod layer;
 pub mod log;
 pub mod mem;
 pub mod names;
+pub mod page;
 pub mod pubsub;
 pub mod request;
 pub mod store;
@@ -77,6 +78,7 @@ pub use log::{
     TopicAdmin,
 };
 pub use names::{Group, Key, Namespace, Pattern, Subject, Topic};
+pub use page::{PAGE_PREFIX, PagePattern, PageSubject};
 pub use pubsub::{DynPublisher, DynSubscriber, Publisher, Subscriber};
 pub use request::{
     DynRequester, DynResponder, Reply, RequestService, Requester, Responder, Serving,

@@ -46,6 +46,8 @@
 
 mod admin;
 mod codec;
+#[cfg(test)]
+mod codec_props;
 mod config;
 mod consumer;
 mod context;

@@ -64,6 +64,8 @@
 
 mod bus;
 mod codec;
+#[cfg(test)]
+mod codec_props;
 mod connect;
 mod error;
 mod jetstream;

@@ -69,4 +69,20 @@ pub use subscriber::{RedisSubscriber, RedisSubscription};
 pub use wire::WireForm;
 
 pub use redis;
+
+/// Entry points for the fuzz targets (`fuzz/`); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use switchboard_core::{Envelope, Subject};
+
+    /// Decodes a pub/sub frame received on `subject`; it must never panic.
+    pub fn decode_frame(subject: Subject, frame: &[u8]) -> Option<Envelope> {
+        crate::frame::decode(subject, bytes::Bytes::copy_from_slice(frame)).ok()
+    }
+
+    /// Encodes `msg` as it is published.
+    pub fn encode_frame(msg: &Envelope) -> Vec<u8> {
+        crate::frame::encode(msg)
+    }
+}
 pub use switchboard_core;

@@ -7,7 +7,7 @@ use switchboard_core::{DynPublisher, Envelope, Error, Pattern, Publisher, Subjec
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{
-    Hub, WsError,
+    BridgeKey, Hub, WsError,
     hub::Inner,
     wire::{NODE_HEADER, Wire, WireMsg},
 };
@@ -22,6 +22,9 @@ static NEXT_BRIDGE: AtomicU64 = AtomicU64::new(1);
 ///
 /// - Chat goes on `<prefix>.chat`, presence on `<prefix>.presence`, as JSON with the sending
 ///   node's id in the `sb-node` header and in the payload.
+/// - Every payload is sealed under the cluster's [`BridgeKey`] (an HMAC-SHA256 tag over the
+///   subject and the message). A message that does not verify, or does not decode, changes
+///   nothing: it is dropped, logged and counted in [`crate::HubStats::bridge_rejected`].
 /// - A node ignores its own messages and never republishes another node's, so a message
 ///   reaches each client exactly once (while the transport delivers it: pub/sub is
 ///   at-most-once, a message lost by the transport is lost).
@@ -35,6 +38,7 @@ pub struct Bridge {
     node_id: String,
     presence_subject: Subject,
     publisher: DynPublisher,
+    key: BridgeKey,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -53,28 +57,37 @@ impl Subjects {
     }
 }
 
-fn envelope(node: &str, subject: Subject, body: Wire) -> Result<Envelope, Error> {
+fn envelope(key: &BridgeKey, node: &str, subject: Subject, body: Wire) -> Result<Envelope, Error> {
     let msg = WireMsg {
         node: node.to_owned(),
         body,
     };
-    Ok(Envelope::json(subject, &msg)?.with_header(NODE_HEADER, node))
+    let json = serde_json::to_vec(&msg).map_err(switchboard_core::InvalidInput::NotJson)?;
+    let sealed = key.seal(subject.as_str(), &json);
+    Ok(Envelope::new(subject, sealed).with_header(NODE_HEADER, node))
+}
+
+/// The message of a bridge payload, if it is sealed under `key` for `subject` and decodes.
+pub(crate) fn open(key: &BridgeKey, subject: &str, payload: &[u8]) -> Option<WireMsg> {
+    serde_json::from_slice(key.open(subject, payload)?).ok()
 }
 
 impl Hub {
     /// Bridges this hub onto `transport` under `prefix`, so hubs on several nodes share rooms
-    /// and presence. The subscription is active when this returns. See [`Bridge`].
+    /// and presence; every node must use the same `key`. The subscription is active when this
+    /// returns. See [`Bridge`].
     ///
     /// ```
     /// use futures::StreamExt;
     /// use switchboard_core::{mem::MemBus, Subject};
-    /// use switchboard_ws::{Hub, HubConfig};
+    /// use switchboard_ws::{BridgeKey, Hub, HubConfig};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), switchboard_ws::WsError> {
     /// let bus = MemBus::new();
     /// let prefix = Subject::new("chat").unwrap();
+    /// let key = BridgeKey::random(); // every node of a cluster shares one
     /// let (a, b) = (Hub::new(HubConfig::default()), Hub::new(HubConfig::default()));
-    /// let _bridge_a = a.bridge(bus.clone(), &prefix).await?;
-    /// let _bridge_b = b.bridge(bus.clone(), &prefix).await?;
+    /// let _bridge_a = a.bridge(bus.clone(), &prefix, &key).await?;
+    /// let _bridge_b = b.bridge(bus.clone(), &prefix, &key).await?;
     /// let mut bob = b.join("lobby", "bob").await?;
     /// bob.next().await; // "bob joined"
     /// a.send("lobby", "alice", "hello from node a").await?;
@@ -82,7 +95,12 @@ impl Hub {
     /// assert!(std::str::from_utf8(&got).unwrap().contains("hello from node a"));
     /// # Ok(()) }
     /// ```
-    pub async fn bridge<T>(&self, transport: T, prefix: &Subject) -> Result<Bridge, WsError>
+    pub async fn bridge<T>(
+        &self,
+        transport: T,
+        prefix: &Subject,
+        key: &BridgeKey,
+    ) -> Result<Bridge, WsError>
     where
         T: Publisher + Subscriber + Clone + 'static,
     {
@@ -114,14 +132,21 @@ impl Hub {
         });
         tracing::info!(node = %inner.node_id, subject = %prefix, "hub bridged");
         let presence_subject = subjects.presence.clone();
-        let outbound = tokio::spawn(outbound(inner.clone(), transport.clone(), subjects, rx));
-        let inbound = tokio::spawn(inbound(Arc::downgrade(inner), subscription));
+        let outbound = tokio::spawn(outbound(
+            inner.clone(),
+            transport.clone(),
+            subjects,
+            key.clone(),
+            rx,
+        ));
+        let inbound = tokio::spawn(inbound(Arc::downgrade(inner), key.clone(), subscription));
         Ok(Bridge {
             id,
             hub: Arc::downgrade(inner),
             node_id: inner.node_id.clone(),
             presence_subject,
             publisher: DynPublisher::new(transport),
+            key: key.clone(),
             tasks: vec![outbound, inbound],
         })
     }
@@ -132,6 +157,7 @@ async fn outbound<T: Publisher>(
     hub: Arc<Inner>,
     transport: T,
     subjects: Subjects,
+    key: BridgeKey,
     mut rx: mpsc::Receiver<Wire>,
 ) {
     let mut heartbeat = tokio::time::interval(hub.config.heartbeat_interval);
@@ -149,7 +175,7 @@ async fn outbound<T: Publisher>(
             }
         };
         let subject = subjects.for_wire(&wire);
-        let published = match envelope(&hub.node_id, subject.clone(), wire) {
+        let published = match envelope(&key, &hub.node_id, subject.clone(), wire) {
             Ok(msg) => transport.publish(msg).await,
             Err(err) => Err(err),
         };
@@ -160,7 +186,7 @@ async fn outbound<T: Publisher>(
 }
 
 /// Applies what other nodes publish.
-async fn inbound<S>(hub: std::sync::Weak<Inner>, mut subscription: S)
+async fn inbound<S>(hub: std::sync::Weak<Inner>, key: BridgeKey, mut subscription: S)
 where
     S: futures::Stream<Item = switchboard_core::Result<Envelope>> + Unpin,
 {
@@ -176,11 +202,12 @@ where
         if msg.headers().get(NODE_HEADER) == Some(hub.node_id.as_str()) {
             continue;
         }
-        match msg.decode_json::<WireMsg>() {
-            Ok(wire) if wire.node == hub.node_id => {}
-            Ok(wire) => hub.apply_remote(&wire.node, wire.body),
-            Err(err) => {
-                tracing::warn!(subject = %msg.subject(), error = %err, "ignoring malformed bridge message");
+        match open(&key, msg.subject().as_str(), msg.payload()) {
+            Some(wire) if wire.node == hub.node_id => {}
+            Some(wire) => hub.apply_remote(&wire.node, wire.body),
+            None => {
+                hub.bridge_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(subject = %msg.subject(), "dropping a bridge message that is not sealed under the cluster key or does not decode");
             }
         }
     }
@@ -207,7 +234,12 @@ impl Bridge {
     /// Detaches the hub and tells the other nodes to forget its presence now.
     pub async fn close(mut self) -> Result<(), WsError> {
         self.stop();
-        let bye = envelope(&self.node_id, self.presence_subject.clone(), Wire::Bye)?;
+        let bye = envelope(
+            &self.key,
+            &self.node_id,
+            self.presence_subject.clone(),
+            Wire::Bye,
+        )?;
         self.publisher.publish(bye).await?;
         Ok(())
     }

@@ -32,6 +32,14 @@ pub enum WsError {
     /// [`crate::Hub::bridge`] was called while another bridge is attached.
     #[error("hub is already bridged; drop or close the existing bridge first")]
     AlreadyBridged,
+    /// A bridge key shorter than [`crate::MIN_KEY_BYTES`].
+    #[error("bridge key of {len} bytes is too short; use at least {min} random bytes")]
+    WeakKey {
+        /// Its length in bytes.
+        len: usize,
+        /// The shortest accepted.
+        min: usize,
+    },
     /// The pub/sub transport under a bridge failed.
     #[error("bridge transport failed")]
     Transport(#[source] switchboard_core::Error),

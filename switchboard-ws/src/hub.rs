@@ -35,6 +35,8 @@ pub struct HubStats {
     pub messages: u64,
     /// Bridge messages dropped because the bridge queue was full.
     pub bridge_dropped: u64,
+    /// Bridge messages received and dropped: not sealed under the cluster key, or malformed.
+    pub bridge_rejected: u64,
 }
 
 struct Member {
@@ -66,6 +68,7 @@ pub(crate) struct Inner {
     slow_consumers: AtomicU64,
     messages: AtomicU64,
     bridge_dropped: AtomicU64,
+    pub(crate) bridge_rejected: AtomicU64,
 }
 
 /// A chat hub: rooms of clients, presence per room, and fan-out that renders each event once
@@ -122,6 +125,7 @@ impl Hub {
                 slow_consumers: AtomicU64::new(0),
                 messages: AtomicU64::new(0),
                 bridge_dropped: AtomicU64::new(0),
+                bridge_rejected: AtomicU64::new(0),
             }),
         }
     }
@@ -155,6 +159,7 @@ impl Hub {
             slow_consumers: self.inner.slow_consumers.load(Ordering::Relaxed),
             messages: self.inner.messages.load(Ordering::Relaxed),
             bridge_dropped: self.inner.bridge_dropped.load(Ordering::Relaxed),
+            bridge_rejected: self.inner.bridge_rejected.load(Ordering::Relaxed),
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! - [`Hub`]: rooms with presence, serialize-once fan-out, a bounded queue per client and a
 //!   slow-client policy (close code 4000), bridged across nodes over any core pub/sub
-//!   transport with [`Hub::bridge`].
+//!   transport with [`Hub::bridge`], every bridge message authenticated under a [`BridgeKey`].
 //! - [`ws_route`]: the axum handler for `/ws/connect?username=&room=` (origin allowlist, size
 //!   limits, ping/pong, idle timeout, sanitised usernames).
 //! - [`sse_response`]: any `Stream` of [`SseEvent`]s as SSE, with keep-alives, an `end` event
@@ -11,7 +11,7 @@
 //! ```
 //! use futures::StreamExt;
 //! use switchboard_core::{mem::MemBus, Subject};
-//! use switchboard_ws::{Hub, HubConfig, HubEvent};
+//! use switchboard_ws::{BridgeKey, Hub, HubConfig, HubEvent};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), switchboard_ws::WsError> {
 //! // A renderer runs once per event; every client of the room gets the same bytes.
@@ -23,11 +23,13 @@
 //! let node_a = Hub::new(HubConfig::default()).with_renderer(render);
 //! let node_b = Hub::new(HubConfig::default()).with_renderer(render);
 //!
-//! // Two nodes share rooms over a pub/sub transport (here in memory; NATS or Redis alike).
+//! // Two nodes share rooms over a pub/sub transport (here in memory; NATS or Redis alike),
+//! // every message sealed under the cluster's key.
 //! let bus = MemBus::new();
 //! let prefix = Subject::new("chat").unwrap();
-//! let _a = node_a.bridge(bus.clone(), &prefix).await?;
-//! let _b = node_b.bridge(bus.clone(), &prefix).await?;
+//! let key = BridgeKey::new("the cluster's shared secret")?;
+//! let _a = node_a.bridge(bus.clone(), &prefix, &key).await?;
+//! let _b = node_b.bridge(bus.clone(), &prefix, &key).await?;
 //!
 //! let mut alice = node_a.join("lobby", "alice").await?;
 //! assert_eq!(alice.next().await.unwrap(), "alice joined · 1 online");
@@ -56,9 +58,11 @@ mod connection;
 mod error;
 mod event;
 mod hub;
+mod lease;
 mod presence;
 mod remote;
 mod sanitize;
+mod seal;
 mod sse;
 mod upgrade;
 mod wire;
@@ -69,11 +73,30 @@ pub use config::HubConfig;
 pub use error::WsError;
 pub use event::{HubEvent, render_json};
 pub use hub::{Hub, HubStats, MAX_USERNAME_CHARS};
+pub use lease::Lease;
 pub use presence::Presence;
 pub use sanitize::{clean_name, guest_name, username_or_guest};
+pub use seal::{BridgeKey, MIN_KEY_BYTES};
 pub use sse::{
     END_EVENT, LastEventId, RESET_EVENT, ReplayBuffer, Shutdown, SseConfig, SseEvent, no_replay,
     sse_response, sse_response_with,
 };
 pub use switchboard_core;
 pub use upgrade::{UpgradeConfig, ws_route};
+
+/// Entry points for the fuzz targets (`fuzz/`); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::BridgeKey;
+
+    /// Whether a received bridge payload is accepted (sealed under `key` for `subject`, and
+    /// decodes); it must never panic.
+    pub fn bridge_message_accepted(key: &BridgeKey, subject: &str, payload: &[u8]) -> bool {
+        crate::bridge::open(key, subject, payload).is_some()
+    }
+
+    /// Seals `message` as a bridge node would, so a target can start from valid payloads.
+    pub fn seal(key: &BridgeKey, subject: &str, message: &[u8]) -> Vec<u8> {
+        key.seal(subject, message)
+    }
+}

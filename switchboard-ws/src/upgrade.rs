@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use axum::{
+    Extension,
     extract::{Query, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
@@ -10,7 +11,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use crate::{Hub, WsError, connection::serve_socket, sanitize::username_or_guest};
+use crate::{Hub, Lease, WsError, connection::serve_socket, sanitize::username_or_guest};
 
 /// tungstenite zeroes its whole read buffer before every read attempt; its 128 KiB default
 /// costs far more than the chat messages it reads (larger messages still fit: it grows).
@@ -69,7 +70,8 @@ struct ConnectParams {
 
 /// A GET handler for `/ws/connect?username=&room=`: checks `Origin` (403 when cross-site),
 /// sanitises the username (trim, cap, strip control characters, `guest-…` when missing),
-/// upgrades, joins the hub and pumps messages both ways until either side closes.
+/// upgrades, joins the hub and pumps messages both ways until either side closes. A [`Lease`]
+/// in the request's extensions is held until the socket closes.
 ///
 /// ```
 /// use axum::Router;
@@ -83,6 +85,7 @@ pub fn ws_route<S: Clone + Send + Sync + 'static>(
 ) -> MethodRouter<S> {
     get(
         move |headers: HeaderMap,
+              lease: Option<Extension<Lease>>,
               Query(params): Query<ConnectParams>,
               upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>| async move {
             if !origin_allowed(&headers, &config.allowed_origins) {
@@ -103,7 +106,10 @@ pub fn ws_route<S: Clone + Send + Sync + 'static>(
                 .read_buffer_size(READ_BUFFER_BYTES)
                 .max_message_size(config.max_message_bytes)
                 .max_frame_size(config.max_message_bytes)
-                .on_upgrade(move |socket| serve_socket(socket, hub, client, config))
+                .on_upgrade(move |socket| async move {
+                    let _lease = lease;
+                    serve_socket(socket, hub, client, config).await
+                })
         },
     )
 }

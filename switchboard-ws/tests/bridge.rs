@@ -8,8 +8,13 @@ use std::time::Duration;
 
 use axum::Router;
 use common::{Client, connect, eventually, next_json, next_message, say, serve};
-use switchboard_core::{Publisher, Subject, Subscriber, mem::MemBus};
-use switchboard_ws::{Hub, HubConfig, UpgradeConfig, ws_route};
+use switchboard_core::{Envelope, Publisher, Subject, Subscriber, mem::MemBus};
+use switchboard_ws::{BridgeKey, Hub, HubConfig, UpgradeConfig, fuzzing, ws_route};
+
+/// The cluster key every node of these tests shares.
+fn key() -> BridgeKey {
+    BridgeKey::new("switchboard-ws test cluster key").unwrap()
+}
 
 /// Fast heartbeats; a TTL long enough that a loaded machine never expires a live node.
 fn config() -> HubConfig {
@@ -40,8 +45,8 @@ where
 {
     let prefix = unique_prefix();
     let (hub_a, hub_b) = (Hub::new(config()), Hub::new(config()));
-    let _bridge_a = hub_a.bridge(transport_a, &prefix).await.unwrap();
-    let _bridge_b = hub_b.bridge(transport_b, &prefix).await.unwrap();
+    let _bridge_a = hub_a.bridge(transport_a, &prefix, &key()).await.unwrap();
+    let _bridge_b = hub_b.bridge(transport_b, &prefix, &key()).await.unwrap();
     let (addr_a, addr_b) = (node(&hub_a).await, node(&hub_b).await);
 
     let mut alice: Client = connect(addr_a, "username=alice").await;
@@ -135,8 +140,8 @@ async fn presence_of_a_vanished_node_expires() {
         ..config()
     };
     let (hub_a, hub_b) = (Hub::new(short_ttl.clone()), Hub::new(short_ttl));
-    let _bridge_a = hub_a.bridge(bus.clone(), &prefix).await.unwrap();
-    let bridge_b = hub_b.bridge(bus.clone(), &prefix).await.unwrap();
+    let _bridge_a = hub_a.bridge(bus.clone(), &prefix, &key()).await.unwrap();
+    let bridge_b = hub_b.bridge(bus.clone(), &prefix, &key()).await.unwrap();
     let mut alice = hub_a.join("lobby", "alice").await.unwrap();
     let _bob = hub_b.join("lobby", "bob").await.unwrap();
     let _bea = hub_b.join("lobby", "bea").await.unwrap();
@@ -169,10 +174,10 @@ async fn a_closed_bridge_says_goodbye_at_once() {
         ..HubConfig::default()
     };
     let (hub_a, hub_b) = (Hub::new(slow_expiry.clone()), Hub::new(slow_expiry));
-    let _bridge_a = hub_a.bridge(bus.clone(), &prefix).await.unwrap();
-    let bridge_b = hub_b.bridge(bus.clone(), &prefix).await.unwrap();
+    let _bridge_a = hub_a.bridge(bus.clone(), &prefix, &key()).await.unwrap();
+    let bridge_b = hub_b.bridge(bus.clone(), &prefix, &key()).await.unwrap();
     assert!(matches!(
-        hub_b.bridge(bus.clone(), &prefix).await,
+        hub_b.bridge(bus.clone(), &prefix, &key()).await,
         Err(switchboard_ws::WsError::AlreadyBridged)
     ));
     let _bob = hub_b.join("lobby", "bob").await.unwrap();
@@ -192,13 +197,62 @@ async fn a_node_joining_later_learns_existing_presence() {
         Hub::new(HubConfig::default()),
         Hub::new(HubConfig::default()),
     );
-    let _bridge_a = hub_a.bridge(bus.clone(), &prefix).await.unwrap();
+    let _bridge_a = hub_a.bridge(bus.clone(), &prefix, &key()).await.unwrap();
     let _alice = hub_a.join("lobby", "alice").await.unwrap();
     // b attaches after alice joined; its hello makes a answer with a snapshot at once, long
     // before the default 5 s heartbeat.
-    let _bridge_b = hub_b.bridge(bus.clone(), &prefix).await.unwrap();
+    let _bridge_b = hub_b.bridge(bus.clone(), &prefix, &key()).await.unwrap();
     eventually("b to learn about alice", || {
         hub_b.presence("lobby").members == ["alice"]
     })
     .await;
+}
+
+/// Bridge messages that are not sealed under the cluster key reach no client: forged chat
+/// (unsealed, or sealed under another key, or moved to another subject), malformed payloads.
+/// Each is dropped and counted; a genuine message after them still arrives.
+#[tokio::test]
+async fn forged_bridge_messages_are_dropped_and_counted() {
+    let bus = MemBus::new();
+    let prefix = unique_prefix();
+    let hub = Hub::new(config());
+    let _bridge = hub.bridge(bus.clone(), &prefix, &key()).await.unwrap();
+    let mut alice = hub.join("lobby", "alice").await.unwrap();
+    futures::StreamExt::next(&mut alice).await.unwrap(); // her own join
+    let chat = Subject::new(format!("{prefix}.chat")).unwrap();
+    let forged = |from: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "node": "intruder", "kind": "message", "room": "lobby", "from": from,
+            "text": "forged", "at": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap()
+    };
+    let other_key = BridgeKey::new("not the cluster's key at all").unwrap();
+    let presence = format!("{prefix}.presence");
+    let payloads: Vec<Vec<u8>> = vec![
+        forged("admin"),
+        fuzzing::seal(&other_key, chat.as_str(), &forged("admin")),
+        fuzzing::seal(&key(), &presence, &forged("admin")),
+        fuzzing::seal(&key(), chat.as_str(), b"not json"),
+        b"short".to_vec(),
+    ];
+    let forged_count = payloads.len() as u64;
+    for payload in payloads {
+        bus.publish(Envelope::new(chat.clone(), payload))
+            .await
+            .unwrap();
+    }
+    eventually("every forged message to be counted", || {
+        hub.stats().bridge_rejected == forged_count
+    })
+    .await;
+    let genuine = fuzzing::seal(&key(), chat.as_str(), &forged("bob"));
+    bus.publish(Envelope::new(chat, genuine)).await.unwrap();
+    let got = futures::StreamExt::next(&mut alice).await.unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&got).unwrap();
+    assert_eq!(
+        got["from"], "bob",
+        "the first message alice sees is the genuine one"
+    );
+    assert_eq!(hub.stats().bridge_rejected, forged_count);
 }

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use futures::{StreamExt, stream};
 use switchboard_core::{Subject, mem::MemBus};
 use switchboard_ws::{
-    Bridge, ClientHandle, Hub, HubConfig, HubEvent, LastEventId, Presence, Shutdown, SseEvent,
-    UpgradeConfig, WsError, sse_response, ws_route,
+    Bridge, BridgeKey, ClientHandle, Hub, HubConfig, HubEvent, LastEventId, Presence, Shutdown,
+    SseEvent, UpgradeConfig, WsError, sse_response, ws_route,
 };
 
 fn render(event: &HubEvent) -> Bytes {
@@ -43,7 +43,9 @@ async fn the_gateway_contract_holds() {
     sent.unwrap();
     assert!(client.next().await.unwrap().starts_with(b"lobby alice hi "));
     let prefix = Subject::new("contract").unwrap();
-    let bridge: Result<Bridge, WsError> = hub.bridge(MemBus::new(), &prefix).await;
+    let bridge: Result<Bridge, WsError> = hub
+        .bridge(MemBus::new(), &prefix, &BridgeKey::random())
+        .await;
     drop(bridge.unwrap());
 
     let config = UpgradeConfig {

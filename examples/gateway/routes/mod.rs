@@ -12,15 +12,27 @@ mod ws;
 
 use axum::{
     Router, middleware,
-    routing::{delete, get, post},
+    routing::{MethodRouter, delete, get, post},
 };
 
 use switchboard_ws::{UpgradeConfig, ws_route};
 
-use crate::{common::server::with_body_limit, security, state::AppState};
+use crate::{
+    common::server::with_body_limit,
+    limits::{hold_for_socket, hold_for_stream},
+    rate, security,
+    state::AppState,
+};
 
-/// The whole application: routes, the CSRF guard and security headers, and the body limit.
+/// The whole application: routes, the CSRF guard and security headers, the rate limit on
+/// mutations, the limits on open streams and sockets, and the body limit.
 pub(crate) fn app(state: AppState, body_limit: usize) -> Router {
+    let stream = |route: MethodRouter<AppState>| {
+        route.layer(middleware::from_fn_with_state(
+            state.open_streams.clone(),
+            hold_for_stream,
+        ))
+    };
     let routes = Router::new()
         .route("/", get(pages::index))
         .route("/postgres", get(pages::postgres))
@@ -38,20 +50,23 @@ pub(crate) fn app(state: AppState, body_limit: usize) -> Router {
         .route("/redis/get", get(redis::get))
         .route("/redis/del", delete(redis::del))
         .route("/redis/publish", post(redis::publish))
-        .route("/redis/subscribe", get(redis::subscribe))
+        .route("/redis/subscribe", stream(get(redis::subscribe)))
         .route("/redis/listen", get(redis::listen))
         .route("/nats/request", post(nats::request))
-        .route("/nats/subscribe", get(nats::subscribe))
+        .route("/nats/subscribe", stream(get(nats::subscribe)))
         .route("/nats/listen", get(nats::listen))
         .route(
             "/ws/connect",
-            ws_route(state.hub.clone(), UpgradeConfig::default()),
+            ws_route(state.hub.clone(), UpgradeConfig::default()).layer(
+                middleware::from_fn_with_state(state.open_sockets.clone(), hold_for_socket),
+            ),
         )
         .route("/ws/count", get(ws::count))
         .route("/ws/room", get(ws::room_panel))
         .route("/kafka/produce", post(kafka::produce))
-        .route("/kafka/results", get(kafka::results))
-        .route("/firehose/stream", get(firehose::stream))
+        .route("/kafka/results", stream(get(kafka::results)))
+        .route("/firehose/stream", stream(get(firehose::stream)))
+        .layer(rate::layer(state.limits.mutations))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::guard,

@@ -1,5 +1,6 @@
 //! Flow 3, NATS: request/reply to the notifier with the latency shown; subscriptions over SSE.
-//! Subjects must stay under `switchboard.`.
+//! Subjects are page names ([`PageSubject`], [`PagePattern`]): the services' own subjects are
+//! out of reach.
 
 use std::time::Duration;
 
@@ -10,20 +11,21 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 use switchboard_core::{
-    Envelope, FirehoseLayer, Flow, Pattern, RequestService, Subject, Subscriber, flows::EchoReply,
+    Envelope, FirehoseLayer, Flow, PagePattern, PageSubject, RequestService, Subscriber,
+    flows::EchoReply,
 };
 use tower::{ServiceBuilder, ServiceExt};
 
 use super::{encode, pages::fragment};
 use crate::{
     error::AppError,
+    limits::ClientIp,
     params::Params,
     sse,
     state::AppState,
     views::{Line, Listener, ResultView, render},
 };
 
-const PREFIX: &str = "switchboard.";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Deserialize)]
@@ -37,19 +39,12 @@ pub(crate) struct SubjectQuery {
     subject: Option<String>,
 }
 
-fn outside() -> AppError {
-    AppError::bad_request(format!("subject must start with `{PREFIX}`"))
-}
-
 /// `POST /nats/request` (message, subject): the reply and the measured latency.
 pub(crate) async fn request(
     State(s): State<AppState>,
     Params(form): Params<RequestForm>,
 ) -> Result<Html<String>, AppError> {
-    let subject = Subject::new(AppError::required(&form.subject, "subject")?)?;
-    if !subject.as_str().starts_with(PREFIX) {
-        return Err(outside());
-    }
+    let subject = PageSubject::new(AppError::required(&form.subject, "subject")?)?;
     let message = AppError::required(&form.message, "message")?.to_owned();
     let reply = ServiceBuilder::new()
         .layer(FirehoseLayer::new(
@@ -58,7 +53,7 @@ pub(crate) async fn request(
             "request",
         ))
         .service(RequestService::new(s.requester.clone()).with_timeout(REQUEST_TIMEOUT))
-        .oneshot(Envelope::new(subject.clone(), message))
+        .oneshot(Envelope::new(subject.subject().clone(), message))
         .await?;
     let latency = format!("{:.3} ms", reply.rtt.as_secs_f64() * 1000.0);
     let view = match reply.decode_json::<EchoReply>() {
@@ -71,12 +66,10 @@ pub(crate) async fn request(
     fragment(&view.item("subject", &subject).item("latency", latency))
 }
 
-fn pattern(q: &SubjectQuery) -> Result<Pattern, AppError> {
-    let pattern = Pattern::new(AppError::required(&q.subject, "subject")?)?;
-    if !pattern.as_str().starts_with(PREFIX) {
-        return Err(outside());
-    }
-    Ok(pattern)
+fn pattern(q: &SubjectQuery) -> Result<PagePattern, AppError> {
+    Ok(PagePattern::new(AppError::required(
+        &q.subject, "subject",
+    )?)?)
 }
 
 /// `GET /nats/subscribe?subject=`: SSE of the messages on a subject pattern.
@@ -85,7 +78,7 @@ pub(crate) async fn subscribe(
     Params(q): Params<SubjectQuery>,
 ) -> Result<Response, AppError> {
     let pattern = pattern(&q)?;
-    let messages = s.bus_subscriber.subscribe(&pattern).await?;
+    let messages = s.bus_subscriber.subscribe(pattern.pattern()).await?;
     let lines = sse::render_subscription(messages, "message", |msg| {
         render(&Line::new(
             Utc::now(),
@@ -98,8 +91,16 @@ pub(crate) async fn subscribe(
 }
 
 /// `GET /nats/listen?subject=`: the element that opens that SSE stream.
-pub(crate) async fn listen(Params(q): Params<SubjectQuery>) -> Result<Html<String>, AppError> {
+/// Refused like the stream would be, so the page shows why.
+pub(crate) async fn listen(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Params(q): Params<SubjectQuery>,
+) -> Result<Html<String>, AppError> {
     let pattern = pattern(&q)?;
+    if let Some(refused) = s.open_streams.refusal(ip) {
+        return Err(refused);
+    }
     fragment(&Listener {
         id: "nats-listener",
         url: format!("/nats/subscribe?subject={}", encode(pattern.as_str())),

@@ -1,4 +1,5 @@
-//! Flow 2, Redis: keys with TTL in the `web` namespace; pub/sub streamed over SSE.
+//! Flow 2, Redis: keys with TTL in the `web` namespace; pub/sub on page channels
+//! ([`PageSubject`], [`PagePattern`]) streamed over SSE.
 
 use std::time::Duration;
 
@@ -10,11 +11,14 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::{Envelope, Flow, Key, KeyValue, Pattern, Publisher, Subject, Subscriber};
+use switchboard_core::{
+    Envelope, Flow, Key, KeyValue, PagePattern, PageSubject, Publisher, Subscriber,
+};
 
 use super::{encode, pages::fragment};
 use crate::{
     error::AppError,
+    limits::ClientIp,
     params::Params,
     sse,
     state::AppState,
@@ -135,10 +139,10 @@ pub(crate) async fn publish(
     State(s): State<AppState>,
     Params(form): Params<PublishForm>,
 ) -> Result<Html<String>, AppError> {
-    let channel = Subject::new(AppError::required(&form.channel, "channel")?)?;
+    let channel = PageSubject::new(AppError::required(&form.channel, "channel")?)?;
     let message = AppError::required(&form.message, "message")?.to_owned();
     s.redis_publisher
-        .publish(Envelope::new(channel.clone(), message.clone()))
+        .publish(Envelope::new(channel.subject().clone(), message.clone()))
         .await?;
     s.firehose.emit(
         Flow::Redis,
@@ -152,8 +156,10 @@ pub(crate) async fn publish(
     )
 }
 
-fn channel(q: &ChannelQuery) -> Result<Pattern, AppError> {
-    Ok(Pattern::new(AppError::required(&q.channel, "channel")?)?)
+fn channel(q: &ChannelQuery) -> Result<PagePattern, AppError> {
+    Ok(PagePattern::new(AppError::required(
+        &q.channel, "channel",
+    )?)?)
 }
 
 /// `GET /redis/subscribe?channel=`: SSE of the channel's messages.
@@ -162,7 +168,7 @@ pub(crate) async fn subscribe(
     Params(q): Params<ChannelQuery>,
 ) -> Result<Response, AppError> {
     let pattern = channel(&q)?;
-    let messages = s.redis_subscriber.subscribe(&pattern).await?;
+    let messages = s.redis_subscriber.subscribe(pattern.pattern()).await?;
     let lines = sse::render_subscription(messages, "message", |msg| {
         render(&Line::new(
             Utc::now(),
@@ -175,8 +181,16 @@ pub(crate) async fn subscribe(
 }
 
 /// `GET /redis/listen?channel=`: the element that opens that SSE stream.
-pub(crate) async fn listen(Params(q): Params<ChannelQuery>) -> Result<Html<String>, AppError> {
+/// Refused like the stream would be, so the page shows why.
+pub(crate) async fn listen(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Params(q): Params<ChannelQuery>,
+) -> Result<Html<String>, AppError> {
     let pattern = channel(&q)?;
+    if let Some(refused) = s.open_streams.refusal(ip) {
+        return Err(refused);
+    }
     fragment(&Listener {
         id: "redis-listener",
         url: format!("/redis/subscribe?channel={}", encode(pattern.as_str())),

@@ -1,6 +1,8 @@
 //! Flow 4, WebSocket chat: `GET /ws/connect?username=&room=` is `switchboard_ws::ws_route`
 //! (origin check, sanitised usernames, limits); `GET /ws/count?room=` tells who is online;
-//! `GET /ws/room?username=&room=` renders the chat panel for a username.
+//! `GET /ws/room?username=&room=` renders the chat panel for a username. `/ws/count` also
+//! reports the bridge messages dropped as forged or malformed (`bridge_rejected`) and the open
+//! sockets and SSE streams the limits count.
 
 use axum::{
     Json,
@@ -13,7 +15,7 @@ use switchboard_core::Group;
 use switchboard_ws::{MAX_USERNAME_CHARS, username_or_guest};
 
 use super::{encode, pages::fragment};
-use crate::{error::AppError, params::Params, state::AppState, views::ChatRoom};
+use crate::{error::AppError, limits::ClientIp, params::Params, state::AppState, views::ChatRoom};
 
 /// The room joined when none is named.
 pub(crate) const DEFAULT_ROOM: &str = "lobby";
@@ -51,15 +53,26 @@ pub(crate) async fn count(
             "room": room,
             "online": presence.online,
             "members": presence.members,
+            "bridge_rejected": s.hub.stats().bridge_rejected,
+            "open_sockets": s.open_sockets.open(),
+            "open_streams": s.open_streams.open(),
         }))
         .into_response()
     })
 }
 
 /// `GET /ws/room?username=&room=`: the chat panel connected as that user.
-pub(crate) async fn room_panel(Params(q): Params<JoinQuery>) -> Result<Html<String>, AppError> {
+/// Refused like the socket would be, so the page shows why.
+pub(crate) async fn room_panel(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Params(q): Params<JoinQuery>,
+) -> Result<Html<String>, AppError> {
     let user = username_or_guest(q.username.as_deref(), MAX_USERNAME_CHARS);
     let room = room(q.room.as_deref())?;
+    if let Some(refused) = s.open_sockets.refusal(ip) {
+        return Err(refused);
+    }
     fragment(&ChatRoom {
         url: format!(
             "/ws/connect?username={}&room={}",

@@ -7,6 +7,10 @@ mod nats;
 mod pages;
 mod redis;
 mod security;
+mod served;
+mod served_bridge;
+mod served_limits;
+mod served_names;
 mod ws;
 
 use std::time::Duration;
@@ -21,7 +25,10 @@ use switchboard_core::Serving;
 use tower::ServiceExt;
 
 use crate::{
-    common::{backends::Backends, health::Health, services, shutdown::Shutdown},
+    common::{
+        backends::Backends, gateway_config::LimitsConfig, health::Health, services,
+        shutdown::Shutdown,
+    },
     routes,
     state::AppState,
 };
@@ -46,15 +53,20 @@ pub(crate) struct Answer {
 impl TestApp {
     /// The gateway with the notifier and processor in-process, all in memory.
     pub(crate) async fn new() -> TestApp {
-        Self::build(true).await
+        Self::build(true, &LimitsConfig::default()).await
     }
 
     /// The gateway alone: nobody answers requests and nothing is processed.
     pub(crate) async fn alone() -> TestApp {
-        Self::build(false).await
+        Self::build(false, &LimitsConfig::default()).await
     }
 
-    async fn build(with_services: bool) -> TestApp {
+    /// The gateway with the services, under `limits`.
+    pub(crate) async fn with_limits(limits: &LimitsConfig) -> TestApp {
+        Self::build(true, limits).await
+    }
+
+    async fn build(with_services: bool, limits: &LimitsConfig) -> TestApp {
         let backends = Backends::embedded();
         let shutdown = Shutdown::new();
         let notifier = if with_services {
@@ -64,7 +76,7 @@ impl TestApp {
             None
         };
         let health = Health::new("gateway", vec![backends.dependency("postgres")]);
-        let state = AppState::new(&backends, health, shutdown.clone());
+        let state = AppState::new(&backends, health, shutdown.clone(), limits);
         crate::announcements::start(&backends, state.firehose.clone(), shutdown.clone())
             .await
             .unwrap();

@@ -9,7 +9,7 @@ async fn request_shows_the_reply_and_latency() {
     let answer = app
         .post(
             "/nats/request",
-            "subject=switchboard.request&message=%3Cping%3E",
+            "subject=switchboard.page.request&message=%3Cping%3E",
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
@@ -26,17 +26,18 @@ async fn request_shows_the_reply_and_latency() {
 async fn request_rejects_bad_input() {
     let app = TestApp::new().await;
     for (form, reason) in [
+        ("subject=orders.new&message=m", "page namespace"),
+        ("subject=switchboard&message=m", "page namespace"),
         (
-            "subject=orders.new&message=m",
-            "subject must start with `switchboard.`",
+            "subject=switchboard.chat.chat&message=m",
+            "switchboard.page.",
         ),
-        (
-            "subject=switchboard&message=m",
-            "subject must start with `switchboard.`",
-        ),
-        ("subject=switchboard.*&message=m", "wildcards"),
+        ("subject=switchboard.page.*&message=m", "wildcards"),
         ("message=m", "missing field `subject`"),
-        ("subject=switchboard.request", "missing field `message`"),
+        (
+            "subject=switchboard.page.request",
+            "missing field `message`",
+        ),
     ] {
         assert_rejected(
             &app.post("/nats/request", form).await,
@@ -50,32 +51,35 @@ async fn request_rejects_bad_input() {
 async fn request_without_a_notifier_is_503() {
     let app = TestApp::alone().await;
     let answer = app
-        .post("/nats/request", "subject=switchboard.request&message=m")
+        .post(
+            "/nats/request",
+            "subject=switchboard.page.request&message=m",
+        )
         .await;
     assert_rejected(&answer, StatusCode::SERVICE_UNAVAILABLE, "no responders");
 }
 
 #[tokio::test]
-async fn subscribe_streams_messages_under_switchboard() {
+async fn subscribe_streams_messages_of_the_page_namespace() {
     let app = TestApp::new().await;
     let mut stream = app
-        .sse("/nats/subscribe?subject=switchboard.demo.%3E")
+        .sse("/nats/subscribe?subject=switchboard.page.demo.%3E")
         .await;
     app.backends
         .bus
         .publisher
         .publish(Envelope::new(
-            Subject::new("switchboard.demo.x").unwrap(),
+            Subject::new("switchboard.page.demo.x").unwrap(),
             "<hello>",
         ))
         .await
         .unwrap();
     let seen = read_until(&mut stream, "&#60;hello&#62;").await;
-    assert!(seen.contains("switchboard.demo.x"));
+    assert!(seen.contains("switchboard.page.demo.x"));
     assert_rejected(
-        &app.get("/nats/subscribe?subject=other.%3E").await,
+        &app.get("/nats/subscribe?subject=switchboard.%3E").await,
         StatusCode::BAD_REQUEST,
-        "must start with `switchboard.`",
+        "page namespace",
     );
     assert_rejected(
         &app.get("/nats/subscribe").await,
@@ -85,13 +89,13 @@ async fn subscribe_streams_messages_under_switchboard() {
     assert_rejected(
         &app.get("/nats/listen?subject=%3E").await,
         StatusCode::BAD_REQUEST,
-        "must start with `switchboard.`",
+        "page namespace",
     );
-    let listen = app.get("/nats/listen?subject=switchboard.%3E").await;
+    let listen = app.get("/nats/listen?subject=switchboard.page.%3E").await;
     assert!(
         listen
             .body
-            .contains("sse-connect=\"/nats/subscribe?subject=switchboard.%3E\""),
+            .contains("sse-connect=\"/nats/subscribe?subject=switchboard.page.%3E\""),
         "{}",
         listen.body
     );

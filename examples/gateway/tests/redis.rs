@@ -96,7 +96,8 @@ async fn bad_input_is_rejected_and_nothing_is_written() {
         "missing field `key`",
     );
     assert_rejected(
-        &app.post("/redis/publish", "channel=demo").await,
+        &app.post("/redis/publish", "channel=switchboard.page.demo")
+            .await,
         StatusCode::BAD_REQUEST,
         "missing field `message`",
     );
@@ -106,9 +107,23 @@ async fn bad_input_is_rejected_and_nothing_is_written() {
         "missing field `channel`",
     );
     assert_rejected(
-        &app.post("/redis/publish", "channel=a..b&message=m").await,
+        &app.post("/redis/publish", "channel=switchboard.page.a..b&message=m")
+            .await,
         StatusCode::BAD_REQUEST,
         "empty token",
+    );
+    for outside in ["demo", "other.app.channel", "switchboard.chat.chat"] {
+        assert_rejected(
+            &app.post("/redis/publish", &format!("channel={outside}&message=m"))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "page namespace",
+        );
+    }
+    assert_rejected(
+        &app.get("/redis/subscribe?channel=switchboard.%3E").await,
+        StatusCode::BAD_REQUEST,
+        "page namespace",
     );
     assert_rejected(
         &app.get("/redis/subscribe").await,
@@ -116,7 +131,8 @@ async fn bad_input_is_rejected_and_nothing_is_written() {
         "missing field `channel`",
     );
     assert_rejected(
-        &app.get("/redis/subscribe?channel=a..b").await,
+        &app.get("/redis/subscribe?channel=switchboard.page.a..b")
+            .await,
         StatusCode::BAD_REQUEST,
         "invalid pattern",
     );
@@ -130,9 +146,14 @@ async fn bad_input_is_rejected_and_nothing_is_written() {
 #[tokio::test]
 async fn publish_arrives_escaped_on_the_subscription() {
     let app = TestApp::new().await;
-    let mut stream = app.sse("/redis/subscribe?channel=demo").await;
+    let mut stream = app
+        .sse("/redis/subscribe?channel=switchboard.page.demo")
+        .await;
     let published = app
-        .post("/redis/publish", "channel=demo&message=%3Cimg+src%3Dx%3E")
+        .post(
+            "/redis/publish",
+            "channel=switchboard.page.demo&message=%3Cimg+src%3Dx%3E",
+        )
         .await;
     assert_eq!(published.status, StatusCode::OK);
     let seen = read_until(&mut stream, "&#60;img src=x&#62;").await;
@@ -143,12 +164,14 @@ async fn publish_arrives_escaped_on_the_subscription() {
 #[tokio::test]
 async fn listen_renders_the_sse_element() {
     let app = TestApp::new().await;
-    let answer = app.get("/redis/listen?channel=demo.*").await;
+    let answer = app
+        .get("/redis/listen?channel=switchboard.page.demo.*")
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert!(
         answer
             .body
-            .contains("sse-connect=\"/redis/subscribe?channel=demo.*\""),
+            .contains("sse-connect=\"/redis/subscribe?channel=switchboard.page.demo.*\""),
         "{}",
         answer.body
     );

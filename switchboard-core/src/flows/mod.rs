@@ -3,7 +3,7 @@
 //!
 //! | flow | entry point | what it does |
 //! |---|---|---|
-//! | NATS request/reply | [`EchoService`], [`serve_echo`] | answers `switchboard.request` with an [`EchoReply`] and emits a firehose event per reply |
+//! | NATS request/reply | [`EchoService`], [`serve_echo`] | answers `switchboard.page.request` with an [`EchoReply`] and emits a firehose event per reply |
 //! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor`, caches `last:<topic>`, stores the event idempotently, publishes a [`ProcessedRecord`] to `switchboard.processed`, then acks |
 //!
 //! ```

@@ -15,7 +15,7 @@ use tower::Service;
 use crate::{Envelope, Error, Firehose, Flow, Group, Responder, Result, Serving, Subject};
 
 /// The subject the notifier answers on.
-pub const REQUEST_SUBJECT: &str = "switchboard.request";
+pub const REQUEST_SUBJECT: &str = "switchboard.page.request";
 /// The queue group notifiers share, so each request is answered once.
 pub const NOTIFIER_GROUP: &str = "notifier";
 
