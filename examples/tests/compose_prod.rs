@@ -22,9 +22,10 @@ use serde::Deserialize;
 
 const SERVICES: [&str; 3] = ["gateway", "notifier", "processor"];
 /// Stand-ins for the secrets compose.prod.yml requires; none may show in `--check-config`.
-const SECRETS: [(&str, &str); 2] = [
+const SECRETS: [(&str, &str); 3] = [
     ("POSTGRES_PASSWORD", "pg-secret-4f2a"),
     ("REDIS_PASSWORD", "redis-secret-9c1e"),
+    ("SWITCHBOARD_CLUSTER_KEY", "cluster-secret-7d3b9e1a5c"),
 ];
 
 #[derive(Debug, Deserialize)]
