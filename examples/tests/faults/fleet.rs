@@ -74,6 +74,12 @@ impl Service {
         if binary == "processor" {
             env.push((format!("{prefix}_KAFKA_INSTANCE_ID"), instance.to_owned()));
         }
+        if binary == "gateway" {
+            // The load comes from one address; the per-address mutation limit is not under test.
+            for key in ["LIMITS_MUTATIONS_RATE", "LIMITS_MUTATIONS_BURST"] {
+                env.push((format!("{prefix}_{key}"), "1000000".to_owned()));
+            }
+        }
         env.push(("RUST_LOG".into(), "info".into()));
         Service {
             name: instance.to_owned(),

@@ -73,7 +73,7 @@ pub(crate) async fn request_answers(
                 .try_post(
                     "/nats/request",
                     csrf,
-                    "subject=switchboard.request&message=after-fault",
+                    "subject=switchboard.page.request&message=after-fault",
                 )
                 .await
                 .ok()?;

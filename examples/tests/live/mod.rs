@@ -110,7 +110,16 @@ impl Services {
         ] {
             let prefix = name.to_uppercase();
             let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
+            // The test's requests come from one address; the mutation limit is not under test.
+            let unlimited: &[(&str, &str)] = match name {
+                "gateway" => &[
+                    ("GATEWAY_LIMITS_MUTATIONS_RATE", "1000000"),
+                    ("GATEWAY_LIMITS_MUTATIONS_BURST", "1000000"),
+                ],
+                _ => &[],
+            };
             let child = Command::new(example_binary(name))
+                .envs(unlimited.iter().copied())
                 .env(format!("{prefix}_SERVER_PORT"), port.to_string())
                 .env(format!("{prefix}_POSTGRES_URL"), database_url)
                 .env(format!("{prefix}_REDIS_URL"), &redis)
