@@ -60,8 +60,7 @@ pub(crate) fn spawn_processor(
                 &[topic],
                 async move { shutdown.wait().await },
             )
-            .await
-            .map(drop); // the router logs its figures when it stops
+            .await;
         if let Err(err) = &result {
             tracing::error!(error = %err, "processor stopped with an error");
         }
