@@ -18,7 +18,7 @@ use crate::{
 };
 
 const RECORDS: u64 = 2_000;
-const CHANNEL: &str = "faults.d";
+const CHANNEL: &str = "switchboard.page.faults.d";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn d_nats_and_redis_restarted() {
