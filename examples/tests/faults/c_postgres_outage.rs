@@ -1,7 +1,10 @@
 //! c. PostgreSQL stopped for 10 s mid-stream: the processor acks nothing it has not stored,
 //! its `/health` says degraded, and once PostgreSQL is back every record is exactly one row.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use sqlx::{Connection, PgConnection};
 use switchboard_core::{Group, Topic, flows::EVENTS_TOPIC};
@@ -38,16 +41,14 @@ async fn c_postgres_unavailable_for_10_s() {
     let load = Load::start(gateway.port, &csrf, RECORDS);
     let mut rows = Rows::connect(&backends.postgres, &load.run).await;
     let at = rows.wait_for(RECORDS / 4, Duration::from_secs(120)).await;
-    let outage_start: String = {
-        let mut conn = PgConnection::connect(&backends.postgres).await.unwrap();
-        sqlx::query_scalar("SELECT now()::text")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    };
     drop(rows);
     let postgres = stack.postgres.as_mut().expect("own cluster");
     postgres.stop();
+    // Taken once the server has exited: no row can carry a later `created_at` until it is back.
+    let outage_start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let stopped = Instant::now();
 
     // The processor notices: its health turns degraded, naming postgres.
@@ -71,7 +72,7 @@ async fn c_postgres_unavailable_for_10_s() {
     let mut rows = Rows::connect(&backends.postgres, &load.run).await;
     let sent = load.finish(Duration::from_secs(300)).await;
     let tally = rows.settle(&sent.ok, Duration::from_secs(180)).await;
-    let acked_unstored = acked_but_not_stored(&backends.postgres, &committed, &outage_start).await;
+    let acked_unstored = acked_but_not_stored(&backends.postgres, &committed, outage_start).await;
     report(
         "c: PostgreSQL unavailable",
         &[
@@ -111,15 +112,16 @@ async fn committed_offsets(brokers: &str, group: &str) -> BTreeMap<u32, u64> {
         .collect()
 }
 
-/// The positions below a committed offset whose row was not written before `outage_start`.
+/// The positions below a committed offset whose row was not written before `outage_start`
+/// (seconds since the Unix epoch).
 async fn acked_but_not_stored(
     database_url: &str,
     committed: &BTreeMap<u32, u64>,
-    outage_start: &str,
+    outage_start: f64,
 ) -> Vec<(u32, u64)> {
     let mut conn = PgConnection::connect(database_url).await.unwrap();
     let stored: Vec<String> = sqlx::query_scalar(
-        "SELECT idempotency_key FROM events WHERE source = 'kafka' AND created_at < $1::timestamptz",
+        "SELECT idempotency_key FROM events WHERE source = 'kafka' AND created_at < to_timestamp($1)",
     )
     .bind(outage_start)
     .fetch_all(&mut conn)
