@@ -67,7 +67,7 @@ impl Default for KafkaConfig {
     fn default() -> Self {
         KafkaConfig {
             brokers: None,
-            group: switchboard_core::flows::PROCESSOR_GROUP.to_owned(),
+            group: switchboard_flows::PROCESSOR_GROUP.to_owned(),
             instance_id: None,
             session_timeout_ms: 10_000,
             batch_records: None,

@@ -4,8 +4,9 @@ use std::{sync::Arc, time::Duration};
 
 use switchboard_core::{
     DynEventStore, DynKeyValue, DynLogConsumer, DynLogProducer, DynPublisher, DynRequester,
-    DynResponder, DynSubscriber, Subject, TopicAdmin, flows::EVENTS_TOPIC,
+    DynResponder, DynSubscriber, Subject, TopicAdmin,
 };
+use switchboard_flows::EVENTS_TOPIC;
 
 use super::{
     backends::{BackendError, Bus, KvFactory, Log, ProbeFn, PubSub, Store, failed},

@@ -1,10 +1,8 @@
 //! Starting the notifier and processor flows, as their own binaries or inside the gateway.
 
 use serde_json::json;
-use switchboard_core::{
-    Firehose, Flow, Group, Result, Serving, Subject,
-    flows::{self, CACHE_NAMESPACE, EVENTS_TOPIC, Processor},
-};
+use switchboard_core::{Firehose, Group, Result, Serving, Subject};
+use switchboard_flows::{self as flows, CACHE_NAMESPACE, EVENTS_TOPIC, Flow, Processor};
 use tokio::task::JoinHandle;
 
 use super::{backends::Backends, shutdown::Shutdown};

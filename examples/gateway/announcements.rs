@@ -4,8 +4,9 @@
 use futures::StreamExt;
 use serde_json::json;
 use switchboard_core::{
-    Event, Firehose, Flow, Pattern, Subscriber, forward::Publish, pubsub::BoxMessageStream, report,
+    Event, Firehose, Pattern, Subscriber, forward::Publish, pubsub::BoxMessageStream, report,
 };
+use switchboard_flows::Flow;
 use switchboard_postgres::outbox::OutboxRelay;
 
 use crate::{

@@ -4,7 +4,8 @@
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
-use switchboard_core::{Firehose, Flow};
+use switchboard_core::Firehose;
+use switchboard_flows::Flow;
 use switchboard_ws::{BridgeKey, Hub, HubConfig, HubEvent, WsError};
 
 use crate::{

@@ -26,32 +26,13 @@ use crate::{Envelope, Publisher, Subject};
 /// The subject every service emits firehose events to.
 pub const FIREHOSE_SUBJECT: &str = "switchboard.firehose";
 
-/// Which flow an event belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Flow {
-    /// Postgres CRUD.
-    Postgres,
-    /// Redis key/value and pub/sub.
-    Redis,
-    /// NATS request/reply and pub/sub.
-    Nats,
-    /// WebSocket chat.
-    Websocket,
-    /// Kafka produce and consume.
-    Kafka,
-    /// Service lifecycle: start, stop, health.
-    System,
-}
-
 /// One firehose event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FirehoseEvent {
-    /// The flow it belongs to.
+    /// What it is about: a short lowercase name the application chooses (`kafka`, `system`).
     #[serde(rename = "type")]
-    pub kind: Flow,
-    /// The service that emitted it (`gateway`, `notifier`, `processor`).
+    pub kind: String,
+    /// The service that emitted it.
     pub service: String,
     /// What happened (`request`, `produce`, `insert`…).
     pub action: String,
@@ -131,9 +112,9 @@ impl Firehose {
     }
 
     /// Queues an event; never waits. Returns `false` if it was dropped.
-    pub fn emit(&self, kind: Flow, action: &str, payload: Value) -> bool {
+    pub fn emit(&self, kind: impl AsRef<str>, action: &str, payload: Value) -> bool {
         let event = FirehoseEvent {
-            kind,
+            kind: kind.as_ref().to_owned(),
             service: self.service.to_string(),
             action: action.to_owned(),
             payload,
@@ -164,16 +145,16 @@ impl Firehose {
 #[derive(Clone, Debug)]
 pub struct FirehoseLayer {
     firehose: Firehose,
-    kind: Flow,
+    kind: Arc<str>,
     action: Arc<str>,
 }
 
 impl FirehoseLayer {
     /// Events carry `kind` and `action`.
-    pub fn new(firehose: Firehose, kind: Flow, action: &str) -> Self {
+    pub fn new(firehose: Firehose, kind: impl AsRef<str>, action: &str) -> Self {
         FirehoseLayer {
             firehose,
-            kind,
+            kind: Arc::from(kind.as_ref()),
             action: Arc::from(action),
         }
     }
@@ -224,7 +205,7 @@ where
                     json!({ "ok": false, "latency_us": latency_us, "error": err.to_string() })
                 }
             };
-            layer.firehose.emit(layer.kind, &layer.action, payload);
+            layer.firehose.emit(&layer.kind, &layer.action, payload);
             result
         })
     }

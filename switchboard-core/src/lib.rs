@@ -54,7 +54,6 @@ pub mod consume;
 mod envelope;
 mod error;
 pub mod firehose;
-pub mod flows;
 pub mod forward;
 pub mod header;
 pub mod kv;
@@ -71,7 +70,7 @@ pub mod testkit;
 
 pub use envelope::{CONTENT_TYPE, Envelope, Headers, JSON};
 pub use error::{BoxError, Error, ErrorKind, InvalidInput, Result, Transient, report};
-pub use firehose::{FIREHOSE_SUBJECT, Firehose, FirehoseEvent, FirehoseLayer, Flow};
+pub use firehose::{FIREHOSE_SUBJECT, Firehose, FirehoseEvent, FirehoseLayer};
 pub use kv::{DynKeyValue, KeyValue};
 pub use log::{
     Acknowledge, Delivery, DynLogConsumer, DynLogProducer, LogConsumer, LogProducer, Position,

@@ -120,13 +120,13 @@ display!(PageSubject, PagePattern);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{FIREHOSE_SUBJECT, flows};
+    use crate::FIREHOSE_SUBJECT;
 
     #[test]
     fn internal_names_are_unspellable() {
         for internal in [
             FIREHOSE_SUBJECT,
-            flows::PROCESSED_SUBJECT,
+            "switchboard.processed",
             "switchboard.chat.chat",
             "switchboard.chat.presence",
             "switchboard.health.gateway",

@@ -1,4 +1,4 @@
-//! Event store: the seed's `events` table, with idempotent insert and keyset pagination.
+//! Event store: events with idempotent insert and keyset pagination.
 //!
 //! # Semantics
 //!

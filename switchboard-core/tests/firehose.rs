@@ -10,8 +10,8 @@ use std::{
 
 use futures::StreamExt;
 use switchboard_core::{
-    Envelope, Error, FIREHOSE_SUBJECT, Firehose, FirehoseEvent, FirehoseLayer, Flow, Pattern,
-    Publisher, Result, Subject, Subscriber, mem::MemBus,
+    Envelope, Error, FIREHOSE_SUBJECT, Firehose, FirehoseEvent, FirehoseLayer, Pattern, Publisher,
+    Result, Subject, Subscriber, mem::MemBus,
 };
 use tower::{Layer, ServiceExt, service_fn};
 
@@ -44,15 +44,15 @@ async fn layer_emits_one_typed_event_per_call() {
         .await
         .unwrap();
     let firehose = Firehose::spawn(bus.clone(), "gateway", 16);
-    let svc = FirehoseLayer::new(firehose.clone(), Flow::Nats, "request").layer(service_fn(
+    let svc = FirehoseLayer::new(firehose.clone(), "nats", "request").layer(service_fn(
         |ok: bool| async move { if ok { Ok(1) } else { Err(Error::Closed) } },
     ));
     assert_eq!(svc.clone().oneshot(true).await.unwrap(), 1);
     assert!(svc.oneshot(false).await.is_err());
     let ok: FirehoseEvent = events.next().await.unwrap().unwrap().decode_json().unwrap();
     assert_eq!(
-        (ok.kind, ok.service.as_str(), ok.action.as_str()),
-        (Flow::Nats, "gateway", "request")
+        (ok.kind.as_str(), ok.service.as_str(), ok.action.as_str()),
+        ("nats", "gateway", "request")
     );
     assert_eq!(ok.payload["ok"], true);
     let failed: FirehoseEvent = events.next().await.unwrap().unwrap().decode_json().unwrap();
@@ -70,7 +70,7 @@ async fn transport_down_drops_and_counts_without_failing_calls() {
         hang: Arc::default(),
     };
     let firehose = Firehose::spawn(transport.clone(), "processor", 16);
-    let svc = FirehoseLayer::new(firehose.clone(), Flow::Kafka, "consume")
+    let svc = FirehoseLayer::new(firehose.clone(), "kafka", "consume")
         .layer(service_fn(|_: ()| async { Ok::<_, Error>("done") }));
     for _ in 0..5 {
         assert_eq!(
@@ -109,7 +109,7 @@ async fn hung_transport_never_blocks_the_caller() {
     let firehose = Firehose::spawn(transport, "gateway", 4);
     tokio::time::timeout(Duration::from_millis(200), async {
         for _ in 0..1000 {
-            firehose.emit(Flow::System, "tick", serde_json::json!({}));
+            firehose.emit("system", "tick", serde_json::json!({}));
         }
     })
     .await
@@ -121,7 +121,7 @@ async fn hung_transport_never_blocks_the_caller() {
 #[tokio::test]
 async fn disabled_firehose_counts_everything_as_dropped() {
     let firehose = Firehose::disabled("notifier");
-    assert!(!firehose.emit(Flow::System, "start", serde_json::json!({})));
+    assert!(!firehose.emit("system", "start", serde_json::json!({})));
     assert_eq!(firehose.dropped(), 1);
     let _ = Subject::new(FIREHOSE_SUBJECT).unwrap();
 }

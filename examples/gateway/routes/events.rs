@@ -7,9 +7,9 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::{
-    Cursor, EventId, EventStore, Flow, NewEvent, Subject, announce::AnnounceInsert,
-    store::MAX_PAGE_SIZE,
+    Cursor, EventId, EventStore, NewEvent, Subject, announce::AnnounceInsert, store::MAX_PAGE_SIZE,
 };
+use switchboard_flows::Flow;
 
 use super::pages::fragment;
 use crate::{

@@ -21,10 +21,6 @@ pub(crate) async fn stream(State(s): State<AppState>) -> Result<Response, AppErr
         .await?;
     let lines = sse::render_subscription(messages, "firehose", |msg| {
         let event: FirehoseEvent = msg.decode_json().ok()?;
-        let kind = serde_json::to_value(event.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         let mut details = event.payload.to_string();
         if details.len() > MAX_SHOWN {
             let mut end = MAX_SHOWN;
@@ -36,7 +32,7 @@ pub(crate) async fn stream(State(s): State<AppState>) -> Result<Response, AppErr
         }
         render(&Line::new(
             event.at,
-            &kind,
+            &event.kind,
             &event.service,
             format!("{} {details}", event.action),
         ))

@@ -7,10 +7,8 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::{
-    CONTENT_TYPE, Envelope, Flow, JSON, LogProducer, Pattern, Subject, Subscriber,
-    flows::{EVENTS_TOPIC, PROCESSED_SUBJECT, ProcessedRecord, RecordStatus},
-};
+use switchboard_core::{CONTENT_TYPE, Envelope, JSON, LogProducer, Pattern, Subject, Subscriber};
+use switchboard_flows::{EVENTS_TOPIC, Flow, PROCESSED_SUBJECT, ProcessedRecord, RecordStatus};
 
 use super::pages::fragment;
 use crate::{

@@ -11,9 +11,9 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 use switchboard_core::{
-    Envelope, FirehoseLayer, Flow, PagePattern, PageSubject, RequestService, Subscriber,
-    flows::EchoReply,
+    Envelope, FirehoseLayer, PagePattern, PageSubject, RequestService, Subscriber,
 };
+use switchboard_flows::{EchoReply, Flow};
 use tower::{ServiceBuilder, ServiceExt};
 
 use super::{encode, pages::fragment};

@@ -11,9 +11,8 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::{
-    Envelope, Flow, Key, KeyValue, PagePattern, PageSubject, Publisher, Subscriber,
-};
+use switchboard_core::{Envelope, Key, KeyValue, PagePattern, PageSubject, Publisher, Subscriber};
+use switchboard_flows::Flow;
 
 use super::{encode, pages::fragment};
 use crate::{

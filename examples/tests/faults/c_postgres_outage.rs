@@ -7,7 +7,8 @@ use std::{
 };
 
 use sqlx::{Connection, PgConnection};
-use switchboard_core::{Group, Topic, flows::EVENTS_TOPIC};
+use switchboard_core::{Group, Topic};
+use switchboard_flows::EVENTS_TOPIC;
 use switchboard_kafka::{KafkaAdmin, KafkaConfig};
 use tokio::time::Instant;
 

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::record::{ProcessedRecord, RecordFailure, RecordStatus, cache_key, idempotency_key};
-use crate::{
-    Delivery, Envelope, Error, EventStore, Firehose, Flow, Group, KeyValue, LogConsumer, NewEvent,
+use crate::Flow;
+use switchboard_core::{
+    Delivery, Envelope, Error, EventStore, Firehose, Group, KeyValue, LogConsumer, NewEvent,
     Position, Publisher, Result, Subject, Topic,
 };
 

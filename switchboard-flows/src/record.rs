@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EventId, Key, Position, Result, Topic};
+use switchboard_core::{EventId, Key, Position, Result, Topic};
 
 /// How the processor handled a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower::Service;
 
-use crate::{Envelope, Error, Firehose, Flow, Group, Responder, Result, Serving, Subject};
+use switchboard_core::{Envelope, Error, Firehose, Group, Responder, Result, Serving, Subject};
+
+use crate::Flow;
 
 /// The subject the notifier answers on.
 pub const REQUEST_SUBJECT: &str = "switchboard.page.request";
@@ -81,7 +83,8 @@ impl Service<Envelope> for EchoService {
         let reply = self.reply_to(&request);
         let firehose = self.firehose.clone();
         Box::pin(async move {
-            let body = serde_json::to_vec(&reply).map_err(crate::InvalidInput::NotJson)?;
+            let body =
+                serde_json::to_vec(&reply).map_err(switchboard_core::InvalidInput::NotJson)?;
             tracing::debug!(subject = %request.subject(), message_id = %request.id(), "echo reply");
             firehose.emit(
                 Flow::Nats,
@@ -115,7 +118,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::{
+    use switchboard_core::{
         FIREHOSE_SUBJECT, FirehoseEvent, Pattern, RequestService, Subscriber, mem::MemBus,
     };
 
@@ -146,7 +149,10 @@ mod tests {
             .unwrap()
             .decode_json()
             .unwrap();
-        assert_eq!((event.kind, event.action.as_str()), (Flow::Nats, "reply"));
+        assert_eq!(
+            (event.kind.as_str(), event.action.as_str()),
+            (Flow::Nats.as_str(), "reply")
+        );
         assert_eq!(event.payload["message"], "echo: hello <b>");
     }
 

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::*;
-use crate::{
+use switchboard_core::{
     Envelope, Error, EventStore, FIREHOSE_SUBJECT, Firehose, FirehoseEvent, Group, Inserted,
     KeyValue, LogConsumer, LogProducer, Namespace, NewEvent, Pattern, Subject, Subscriber,
     mem::{MemBus, MemEventStore, MemKv, MemLog},
@@ -25,19 +25,19 @@ struct FlakyStore {
 }
 
 impl EventStore for FlakyStore {
-    async fn insert(&self, event: NewEvent) -> crate::Result<Inserted> {
+    async fn insert(&self, event: NewEvent) -> switchboard_core::Result<Inserted> {
         if self.down.load(Ordering::SeqCst) {
             return Err(Error::unavailable(std::io::Error::other("database down")));
         }
         self.inner.insert(event).await
     }
-    async fn get(&self, id: EventId) -> crate::Result<Option<Event>> {
+    async fn get(&self, id: EventId) -> switchboard_core::Result<Option<Event>> {
         self.inner.get(id).await
     }
-    async fn delete(&self, id: EventId) -> crate::Result<bool> {
+    async fn delete(&self, id: EventId) -> switchboard_core::Result<bool> {
         self.inner.delete(id).await
     }
-    async fn page(&self, before: Option<Cursor>, limit: u16) -> crate::Result<Page> {
+    async fn page(&self, before: Option<Cursor>, limit: u16) -> switchboard_core::Result<Page> {
         self.inner.page(before, limit).await
     }
 }
@@ -47,7 +47,7 @@ struct Rig {
     log: MemLog,
     kv: MemKv,
     store: FlakyStore,
-    processor: Processor<crate::mem::MemKeyValue, FlakyStore, MemBus>,
+    processor: Processor<switchboard_core::mem::MemKeyValue, FlakyStore, MemBus>,
 }
 
 fn rig() -> Rig {
@@ -78,7 +78,7 @@ fn topic() -> Subject {
     Subject::new(EVENTS_TOPIC).unwrap()
 }
 
-async fn next_delivery(log: &MemLog) -> crate::Delivery {
+async fn next_delivery(log: &MemLog) -> switchboard_core::Delivery {
     let mut stream = log
         .join(&Group::new(PROCESSOR_GROUP).unwrap(), &[topic()])
         .await

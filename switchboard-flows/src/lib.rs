@@ -1,17 +1,20 @@
-//! Reusable flow logic: the services of the demo system, written once over the core traits so
-//! any backend (or the in-memory transports) plugs in.
+//! Switchboard flows: the services of the demo system, written once over the
+//! [`switchboard_core`] traits so any backend (or the in-memory transports) plugs in.
+//!
+//! Core holds what every backend and application needs; this crate holds one composition of
+//! it — the six flows of the demo (gateway, notifier, processor) — for apps that want the same
+//! pipeline or a starting point for their own.
 //!
 //! | flow | entry point | what it does |
 //! |---|---|---|
 //! | NATS request/reply | [`EchoService`], [`serve_echo`] | answers `switchboard.page.request` with an [`EchoReply`] and emits a firehose event per reply |
 //! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor`, caches `last:<topic>`, stores the event idempotently, publishes a [`ProcessedRecord`] to `switchboard.processed`, then acks |
+//! | firehose | [`Flow`] | names the flow of each firehose event (`postgres`, `redis`, `nats`, `websocket`, `kafka`, `system`) |
 //!
 //! ```
 //! use std::time::Duration;
-//! use switchboard_core::{
-//!     flows::{serve_echo, EchoReply, REQUEST_SUBJECT},
-//!     mem::MemBus, Envelope, Firehose, RequestService, Subject,
-//! };
+//! use switchboard_core::{mem::MemBus, Envelope, Firehose, RequestService, Subject};
+//! use switchboard_flows::{serve_echo, EchoReply, REQUEST_SUBJECT};
 //! use tower::ServiceExt;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> switchboard_core::Result<()> {
@@ -26,10 +29,12 @@
 //! # Ok(()) }
 //! ```
 
+mod flow;
 mod notifier;
 mod processor;
 mod record;
 
+pub use flow::Flow;
 pub use notifier::{EchoReply, EchoService, NOTIFIER_GROUP, REQUEST_SUBJECT, serve_echo};
 pub use processor::{
     CACHE_NAMESPACE, CACHE_TTL, EVENTS_TOPIC, PROCESSED_SUBJECT, PROCESSOR_GROUP, Processor,
