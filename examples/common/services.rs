@@ -60,7 +60,8 @@ pub(crate) fn spawn_processor(
                 &[topic],
                 async move { shutdown.wait().await },
             )
-            .await;
+            .await
+            .map(drop); // the router logs its figures when it stops
         if let Err(err) = &result {
             tracing::error!(error = %err, "processor stopped with an error");
         }

@@ -1,16 +1,24 @@
-//! The processor pipeline: durable log → cache → event store → processed subject → ack.
+//! The processor pipeline: durable log → cache → event store → processed subject → ack,
+//! a tower service run by the consumer [`Router`].
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
+use tower::{Service, ServiceBuilder};
 use tracing::Instrument;
 
 use super::record::{ProcessedRecord, RecordFailure, RecordStatus, cache_key, idempotency_key};
 use crate::{
-    Delivery, Envelope, Error, EventStore, Firehose, Flow, Group, KeyValue, LogConsumer, NewEvent,
-    Position, Publisher, Result, Subject, Topic,
+    Envelope, EventStore, Firehose, Flow, Group, KeyValue, LogConsumer, NewEvent, Position,
+    Publisher, Result, Subject, Topic,
+    consume::{Incoming, KeyOrderLayer, Outcome, RedeliverLayer, Router, RouterStats},
+    layer::{Backoff, TimeoutLayer},
 };
 
 /// The topic the processor consumes.
@@ -33,8 +41,14 @@ pub struct ProcessorConfig {
     pub cache_ttl: Duration,
     /// Where processed records are published (default [`PROCESSED_SUBJECT`]).
     pub processed_subject: Subject,
-    /// Delay before a record whose store write failed is delivered again.
+    /// Delay before a record whose store write failed is delivered again; it doubles with
+    /// each further attempt, up to 30 seconds.
     pub retry_delay: Duration,
+    /// Records worked at once: different keys (records without a key: different partitions)
+    /// in parallel, each key in order (default 16).
+    pub concurrency: usize,
+    /// The longest one record may take before it counts as failed and is redelivered.
+    pub timeout: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -43,6 +57,8 @@ impl Default for ProcessorConfig {
             cache_ttl: CACHE_TTL,
             processed_subject: Subject::new(PROCESSED_SUBJECT).expect("valid subject"),
             retry_delay: Duration::from_secs(1),
+            concurrency: 16,
+            timeout: Duration::from_secs(30),
         }
     }
 }
@@ -78,54 +94,36 @@ impl<K: KeyValue, S: EventStore, P: Publisher> Processor<K, S, P> {
         self
     }
 
-    /// Joins `group` on `topics` and handles every delivery until `shutdown` resolves; the
-    /// record in hand is finished first, and the consumer is dropped (committing) on return.
+    /// Joins `group` on `topics` and works every delivery until `shutdown` resolves; the
+    /// records in hand are finished and settled first, and the consumer is dropped
+    /// (committing) on return.
+    ///
+    /// The work is this processor as a tower [`Service`] under a [`KeyOrderLayer`] (keys in
+    /// parallel, each in order), a [`RedeliverLayer`] (a failed record is nacked with a
+    /// growing delay, so it is never acked before its row is stored) and a [`TimeoutLayer`].
     pub async fn run<C: LogConsumer>(
         &self,
         consumer: &C,
         group: &Group,
         topics: &[Topic],
         shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<()> {
-        let stream = consumer.join(group, topics).await?;
-        tracing::info!(group = %group, topics = ?topics, "processor joined");
-        let mut stream = std::pin::pin!(stream.take_until(shutdown));
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(delivery) => {
-                    if let Err(err) = self.handle(delivery).await {
-                        tracing::warn!(error = %err, "record not processed; it will be redelivered");
-                    }
-                }
-                Err(Error::Closed) => return Err(Error::Closed),
-                Err(err) => tracing::warn!(error = %err, "consumer error"),
-            }
-        }
-        tracing::info!(group = %group, "processor stopped");
-        Ok(())
-    }
-
-    /// Processes one delivery and settles it: ack after the store write succeeded, nack with
-    /// [`ProcessorConfig::retry_delay`] otherwise.
-    pub async fn handle(&self, delivery: Delivery) -> Result<ProcessedRecord> {
-        match self.process(delivery.envelope(), delivery.position()).await {
-            Ok(record) => {
-                delivery.ack().await?;
-                Ok(record)
-            }
-            Err(err) => {
-                let topic = delivery.envelope().subject().clone();
-                let position = delivery.position();
-                self.firehose.emit(
-                    Flow::Kafka,
-                    "retry",
-                    json!({ "topic": topic.as_str(), "partition": position.partition,
-                            "offset": position.offset, "error": err.to_string() }),
-                );
-                delivery.nack(self.config.retry_delay).await?;
-                Err(err)
-            }
-        }
+    ) -> Result<RouterStats>
+    where
+        K: Clone + 'static,
+        S: Clone + 'static,
+        P: Clone + 'static,
+    {
+        let backoff = Backoff::new(self.config.retry_delay);
+        let work = ServiceBuilder::new()
+            .layer(KeyOrderLayer::new().with_failure_delay(self.config.retry_delay))
+            .layer(RedeliverLayer::new(backoff))
+            .layer(TimeoutLayer::new(self.config.timeout))
+            .service(self.clone());
+        Router::new(work)
+            .with_max_in_flight(self.config.concurrency)
+            .with_failure_delay(self.config.retry_delay)
+            .consume(consumer, group, topics, shutdown)
+            .await
     }
 
     /// Processes one record without settling it: cache (valid JSON only), insert idempotently
@@ -210,5 +208,50 @@ impl<K: KeyValue, S: EventStore, P: Publisher> Processor<K, S, P> {
         };
         let payload = serde_json::to_value(record).unwrap_or(Value::Null);
         self.firehose.emit(Flow::Kafka, action, payload);
+    }
+}
+
+/// A record the processor stored acks; a redelivery it recognised counts as a duplicate.
+impl From<ProcessedRecord> for Outcome {
+    fn from(record: ProcessedRecord) -> Self {
+        if record.duplicate {
+            Outcome::Duplicate
+        } else {
+            Outcome::Handled
+        }
+    }
+}
+
+/// The processor's work on one delivery; the [`Router`] acks once it returns `Ok`.
+impl<K, S, P> Service<Incoming> for Processor<K, S, P>
+where
+    K: KeyValue + Clone + 'static,
+    S: EventStore + Clone + 'static,
+    P: Publisher + Clone + 'static,
+{
+    type Response = ProcessedRecord;
+    type Error = crate::Error;
+    type Future = BoxFuture<'static, Result<ProcessedRecord>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Incoming) -> Self::Future {
+        let processor = self.clone();
+        Box::pin(async move {
+            let result = processor.process(req.envelope(), req.position()).await;
+            if let Err(err) = &result {
+                let position = req.position();
+                processor.firehose.emit(
+                    Flow::Kafka,
+                    "retry",
+                    json!({ "topic": req.topic().as_str(), "partition": position.partition,
+                            "offset": position.offset, "attempt": req.attempt(),
+                            "error": crate::report(err) }),
+                );
+            }
+            result
+        })
     }
 }
