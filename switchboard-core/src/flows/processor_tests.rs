@@ -1,6 +1,6 @@
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -18,14 +18,23 @@ use crate::{
     store::{Cursor, Event, EventId, Page},
 };
 
-/// An event store whose writes can be switched off, to check that nothing is acked then.
+/// An event store whose writes can be switched off, to check that nothing is acked then,
+/// and that counts the events of each `insert_many`.
 #[derive(Clone, Default)]
 struct FlakyStore {
     inner: MemEventStore,
     down: Arc<AtomicBool>,
+    batches: Arc<Mutex<Vec<usize>>>,
 }
 
 impl EventStore for FlakyStore {
+    async fn insert_many(&self, events: Vec<NewEvent>) -> crate::Result<Vec<Inserted>> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("database down")));
+        }
+        self.batches.lock().unwrap().push(events.len());
+        self.inner.insert_many(events).await
+    }
     async fn insert(&self, event: NewEvent) -> crate::Result<Inserted> {
         if self.down.load(Ordering::SeqCst) {
             return Err(Error::unavailable(std::io::Error::other("database down")));
@@ -269,7 +278,7 @@ async fn failed_store_write_is_not_acked_and_comes_again() {
 }
 
 #[tokio::test]
-async fn keys_are_worked_in_parallel_and_each_in_order() {
+async fn a_backlog_is_stored_in_batches_each_key_in_order() {
     let rig = rig();
     for n in 0..40 {
         let msg = Envelope::json(topic(), &json!({ "n": n }))
@@ -293,6 +302,9 @@ async fn keys_are_worked_in_parallel_and_each_in_order() {
         }
     }
     assert_eq!(rig.store.page(None, 100).await.unwrap().events.len(), 40);
+    let batches = rig.store.batches.lock().unwrap().clone();
+    assert_eq!(batches.iter().sum::<usize>(), 40, "{batches:?}");
+    assert!(batches.len() < 40, "one insert per record: {batches:?}");
 }
 
 #[tokio::test]
