@@ -3,11 +3,11 @@
 use serde_json::json;
 use switchboard_core::{
     Firehose, Flow, Group, Result, Serving, Subject,
-    flows::{self, CACHE_NAMESPACE, EVENTS_TOPIC, Processor},
+    flows::{self, CACHE_NAMESPACE, EVENTS_TOPIC, Processor, ProcessorConfig},
 };
 use tokio::task::JoinHandle;
 
-use super::{backends::Backends, shutdown::Shutdown};
+use super::{backends::Backends, config::ProcessorSettings, shutdown::Shutdown};
 
 /// Serves the echo service on `switchboard.page.request`.
 pub(crate) async fn start_notifier(backends: &Backends) -> Result<Serving> {
@@ -30,6 +30,7 @@ pub(crate) async fn start_notifier(backends: &Backends) -> Result<Serving> {
 pub(crate) fn spawn_processor(
     backends: &Backends,
     group: &str,
+    settings: &ProcessorSettings,
     shutdown: Shutdown,
 ) -> JoinHandle<Result<()>> {
     let firehose = Firehose::spawn(
@@ -42,7 +43,8 @@ pub(crate) fn spawn_processor(
         backends.store.store.clone(),
         backends.bus.publisher.clone(),
         firehose.clone(),
-    );
+    )
+    .with_config(settings.apply(ProcessorConfig::default()));
     let consumer = backends.log.consumer.clone();
     let group = group.to_owned();
     tokio::spawn(async move {
