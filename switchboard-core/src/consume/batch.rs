@@ -39,6 +39,43 @@ pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(2);
 /// batches of every partition with [`Router::with_max_in_flight`](super::Router::with_max_in_flight):
 /// each call waits for its batch, so the calls in flight bound the batches' size. It spawns a
 /// task per lane on the Tokio runtime; the tasks end when the service is dropped.
+///
+/// ```
+/// use std::time::Duration;
+/// use switchboard_core::{
+///     consume::{BatchLayer, Incoming, Outcome, Router},
+///     mem::MemLog,
+///     Envelope, Error, Group, LogProducer, Subject,
+/// };
+/// use tower::{ServiceBuilder, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+/// let log = MemLog::new();
+/// let orders = Subject::new("orders")?;
+/// for n in 0..100 {
+///     log.append(Envelope::new(orders.clone(), format!("order {n}"))).await?;
+/// }
+/// let (sizes, mut batches) = tokio::sync::mpsc::unbounded_channel();
+/// let store = service_fn(move |batch: Vec<Incoming>| {
+///     sizes.send(batch.len()).ok(); // one bulk write for the whole batch
+///     async move { Ok::<_, Error>(vec![Outcome::Handled; batch.len()]) }
+/// });
+/// let service = ServiceBuilder::new()
+///     .layer(BatchLayer::new(50, Duration::from_millis(5)))
+///     .service(store);
+/// let stopped = async move {
+///     let mut handled = 0;
+///     while handled < 100 {
+///         handled += batches.recv().await.unwrap();
+///     }
+/// };
+/// let stats = Router::new(service)
+///     .with_max_in_flight(200)
+///     .consume(&log, &Group::new("billing")?, &[orders], stopped)
+///     .await?;
+/// assert_eq!(stats.handled, 100);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct BatchLayer {
     max_records: usize,

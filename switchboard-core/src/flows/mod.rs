@@ -4,7 +4,7 @@
 //! | flow | entry point | what it does |
 //! |---|---|---|
 //! | NATS request/reply | [`EchoService`], [`serve_echo`] | answers `switchboard.page.request` with an [`EchoReply`] and emits a firehose event per reply |
-//! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor`, caches `last:<topic>`, stores the event idempotently, publishes a [`ProcessedRecord`] to `switchboard.processed`, then acks |
+//! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor` in batches, each partition in order (a [`BatchLayer`](crate::consume::BatchLayer) under the consumer [`Router`](crate::consume::Router)): caches `last:<topic>`, stores the batch idempotently with one `insert_many`, publishes a [`ProcessedRecord`] per record to `switchboard.processed`, then acks |
 //!
 //! ```
 //! use std::time::Duration;
