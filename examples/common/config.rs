@@ -75,6 +75,44 @@ impl Default for KafkaConfig {
     }
 }
 
+/// How the processor works its records (`processor.*`); see `ProcessorConfig` in
+/// switchboard-core for what each does.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ProcessorSettings {
+    /// Records per batch at most: one bulk insert, then their publishes and acks.
+    pub(crate) batch_records: usize,
+    /// How long a batch waits for more records after its first, in milliseconds.
+    pub(crate) batch_linger_ms: u64,
+    /// Records in flight at most, over all partitions.
+    pub(crate) in_flight: usize,
+}
+
+impl Default for ProcessorSettings {
+    fn default() -> Self {
+        let core = switchboard_flows::ProcessorConfig::default();
+        ProcessorSettings {
+            batch_records: core.batch_records,
+            batch_linger_ms: core.batch_linger.as_millis() as u64,
+            in_flight: core.in_flight,
+        }
+    }
+}
+
+impl ProcessorSettings {
+    /// The core processor's settings with these applied.
+    pub(crate) fn apply(
+        &self,
+        config: switchboard_flows::ProcessorConfig,
+    ) -> switchboard_flows::ProcessorConfig {
+        switchboard_flows::ProcessorConfig {
+            batch_records: self.batch_records,
+            batch_linger: std::time::Duration::from_millis(self.batch_linger_ms),
+            in_flight: self.in_flight,
+            ..config
+        }
+    }
+}
+
 /// One service's configuration. An unset (or empty) URL means the in-memory transport.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Config {
@@ -85,6 +123,9 @@ pub(crate) struct Config {
     pub(crate) redis: UrlConfig,
     pub(crate) nats: NatsConfig,
     pub(crate) kafka: KafkaConfig,
+    /// The processor's batches (also when it runs inside the gateway).
+    #[serde(default)]
+    pub(crate) processor: ProcessorSettings,
     /// The gateway's bridge key.
     #[serde(default)]
     pub(crate) cluster: ClusterConfig,
@@ -145,6 +186,7 @@ impl Config {
             redis: UrlConfig::default(),
             nats: NatsConfig::default(),
             kafka: KafkaConfig::default(),
+            processor: ProcessorSettings::default(),
             cluster: ClusterConfig::default(),
             limits: LimitsConfig::default(),
         }
@@ -232,6 +274,16 @@ impl Config {
             .map_err(|err| bad("server.host", format!("{err}")))?;
         if self.server.body_limit == 0 {
             return Err(bad("server.body_limit", "must be at least 1 byte".into()));
+        }
+        if self.processor.batch_records == 0 {
+            return Err(bad("processor.batch_records", "must be at least 1".into()));
+        }
+        if self.processor.in_flight < self.processor.batch_records {
+            let why = format!(
+                "must be at least processor.batch_records ({})",
+                self.processor.batch_records
+            );
+            return Err(bad("processor.in_flight", why));
         }
         let schemes: [(&str, &Option<String>, &[&str]); 3] = [
             (
@@ -438,6 +490,29 @@ mod tests {
         assert_eq!(config.kafka.batch_records, None);
         let config = load("kafka:\n  batch_records: 1\n", &[]).unwrap();
         assert_eq!(config.kafka.batch_records, Some(1));
+    }
+
+    #[test]
+    fn processor_batches_and_their_bounds() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(config.processor.batch_records, 500);
+        let vars = [("GATEWAY_PROCESSOR_BATCH_RECORDS", "1")];
+        let config = load("processor:\n  in_flight: 16\n", &vars).unwrap();
+        assert_eq!(
+            (config.processor.batch_records, config.processor.in_flight),
+            (1, 16)
+        );
+        let err = load("processor:\n  batch_records: 0\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`processor.batch_records`"), "{err}");
+        let err = load("processor:\n  in_flight: 100\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at least processor.batch_records (500)"),
+            "{err}"
+        );
     }
 
     #[test]

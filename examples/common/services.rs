@@ -2,10 +2,12 @@
 
 use serde_json::json;
 use switchboard_core::{Firehose, Group, Result, Serving, Subject};
-use switchboard_flows::{self as flows, CACHE_NAMESPACE, EVENTS_TOPIC, Flow, Processor};
+use switchboard_flows::{
+    self as flows, CACHE_NAMESPACE, EVENTS_TOPIC, Flow, Processor, ProcessorConfig,
+};
 use tokio::task::JoinHandle;
 
-use super::{backends::Backends, shutdown::Shutdown};
+use super::{backends::Backends, config::ProcessorSettings, shutdown::Shutdown};
 
 /// Serves the echo service on `switchboard.page.request`.
 pub(crate) async fn start_notifier(backends: &Backends) -> Result<Serving> {
@@ -28,6 +30,7 @@ pub(crate) async fn start_notifier(backends: &Backends) -> Result<Serving> {
 pub(crate) fn spawn_processor(
     backends: &Backends,
     group: &str,
+    settings: &ProcessorSettings,
     shutdown: Shutdown,
 ) -> JoinHandle<Result<()>> {
     let firehose = Firehose::spawn(
@@ -40,7 +43,8 @@ pub(crate) fn spawn_processor(
         backends.store.store.clone(),
         backends.bus.publisher.clone(),
         firehose.clone(),
-    );
+    )
+    .with_config(settings.apply(ProcessorConfig::default()));
     let consumer = backends.log.consumer.clone();
     let group = group.to_owned();
     tokio::spawn(async move {
@@ -58,7 +62,8 @@ pub(crate) fn spawn_processor(
                 &[topic],
                 async move { shutdown.wait().await },
             )
-            .await;
+            .await
+            .map(drop); // the router logs its figures when it stops
         if let Err(err) = &result {
             tracing::error!(error = %err, "processor stopped with an error");
         }

@@ -85,6 +85,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             Some(services::spawn_processor(
                 &backends,
                 &config.kafka.group,
+                &config.processor,
                 shutdown.clone(),
             ))
         }

@@ -46,7 +46,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = Shutdown::new();
     shutdown.on_signals();
 
-    let pipeline = services::spawn_processor(&backends, &config.kafka.group, shutdown.clone());
+    let pipeline = services::spawn_processor(
+        &backends,
+        &config.kafka.group,
+        &config.processor,
+        shutdown.clone(),
+    );
     let health = Health::new(
         "processor",
         ["kafka", "postgres", "redis", "nats"]

@@ -8,7 +8,7 @@
 //! | flow | entry point | what it does |
 //! |---|---|---|
 //! | NATS request/reply | [`EchoService`], [`serve_echo`] | answers `switchboard.page.request` with an [`EchoReply`] and emits a firehose event per reply |
-//! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor`, caches `last:<topic>`, stores the event idempotently, publishes a [`ProcessedRecord`] to `switchboard.processed`, then acks |
+//! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor` in batches, each partition in order (a [`BatchLayer`](switchboard_core::consume::BatchLayer) under the consumer [`Router`](switchboard_core::consume::Router)): caches `last:<topic>`, stores the batch idempotently with one `insert_many`, publishes a [`ProcessedRecord`] per record to `switchboard.processed`, then acks |
 //! | firehose | [`Flow`] | names the flow of each firehose event (`postgres`, `redis`, `nats`, `websocket`, `kafka`, `system`) |
 //!
 //! ```

@@ -1,17 +1,28 @@
-//! The processor pipeline: durable log → cache → event store → processed subject → ack.
+//! The processor pipeline: durable log → cache → event store → processed subject → ack,
+//! a tower service run by the consumer [`Router`].
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::future::{BoxFuture, join_all};
 use serde_json::{Value, json};
+use tower::{Service, ServiceBuilder};
 use tracing::Instrument;
 
 use super::record::{ProcessedRecord, RecordFailure, RecordStatus, cache_key, idempotency_key};
 use crate::Flow;
 use switchboard_core::{
-    Delivery, Envelope, Error, EventStore, Firehose, Group, KeyValue, LogConsumer, NewEvent,
-    Position, Publisher, Result, Subject, Topic,
+    Envelope, EventStore, Firehose, Group, KeyValue, LogConsumer, NewEvent, Position, Publisher,
+    Result, Subject, Topic,
+    consume::{
+        BatchLayer, DEFAULT_BATCH_LINGER, DEFAULT_BATCH_RECORDS, Incoming, Outcome, Router,
+        RouterStats,
+    },
+    layer::{Backoff, TimeoutLayer},
 };
 
 /// The topic the processor consumes.
@@ -34,8 +45,20 @@ pub struct ProcessorConfig {
     pub cache_ttl: Duration,
     /// Where processed records are published (default [`PROCESSED_SUBJECT`]).
     pub processed_subject: Subject,
-    /// Delay before a record whose store write failed is delivered again.
+    /// Delay before a batch whose store write failed is delivered again; it doubles with
+    /// each further attempt, up to 30 seconds.
     pub retry_delay: Duration,
+    /// Records per batch at most: one `insert_many`, then their publishes, then their acks
+    /// (default [`DEFAULT_BATCH_RECORDS`]). 1 works record by record.
+    pub batch_records: usize,
+    /// How long a batch waits for more records after its first (default
+    /// [`DEFAULT_BATCH_LINGER`]).
+    pub batch_linger: Duration,
+    /// Records in flight at most, over all partitions: batches waiting and running (default
+    /// 2,048). Partitions are worked in parallel, each in order.
+    pub in_flight: usize,
+    /// The longest one batch may take before it counts as failed and is redelivered.
+    pub timeout: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -44,6 +67,10 @@ impl Default for ProcessorConfig {
             cache_ttl: CACHE_TTL,
             processed_subject: Subject::new(PROCESSED_SUBJECT).expect("valid subject"),
             retry_delay: Duration::from_secs(1),
+            batch_records: DEFAULT_BATCH_RECORDS,
+            batch_linger: DEFAULT_BATCH_LINGER,
+            in_flight: 2048,
+            timeout: Duration::from_secs(30),
         }
     }
 }
@@ -79,101 +106,110 @@ impl<K: KeyValue, S: EventStore, P: Publisher> Processor<K, S, P> {
         self
     }
 
-    /// Joins `group` on `topics` and handles every delivery until `shutdown` resolves; the
-    /// record in hand is finished first, and the consumer is dropped (committing) on return.
+    /// Joins `group` on `topics` and works every delivery until `shutdown` resolves; the
+    /// records in hand are finished and settled first, and the consumer is dropped
+    /// (committing) on return.
+    ///
+    /// The work is this processor as a tower [`Service`] over batches, under a
+    /// [`BatchLayer`] (up to [`ProcessorConfig::batch_records`] records of one partition per
+    /// batch, partitions in parallel and each in order; a failed batch is redelivered with a
+    /// growing delay, so no record is acked before its row is stored) and a
+    /// [`TimeoutLayer`].
     pub async fn run<C: LogConsumer>(
         &self,
         consumer: &C,
         group: &Group,
         topics: &[Topic],
         shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<()> {
-        let stream = consumer.join(group, topics).await?;
-        tracing::info!(group = %group, topics = ?topics, "processor joined");
-        let mut stream = std::pin::pin!(stream.take_until(shutdown));
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(delivery) => {
-                    if let Err(err) = self.handle(delivery).await {
-                        tracing::warn!(error = %err, "record not processed; it will be redelivered");
-                    }
-                }
-                Err(Error::Closed) => return Err(Error::Closed),
-                Err(err) => tracing::warn!(error = %err, "consumer error"),
-            }
-        }
-        tracing::info!(group = %group, "processor stopped");
-        Ok(())
+    ) -> Result<RouterStats>
+    where
+        K: Clone + 'static,
+        S: Clone + 'static,
+        P: Clone + 'static,
+    {
+        let batches = BatchLayer::new(self.config.batch_records, self.config.batch_linger)
+            .with_backoff(Backoff::new(self.config.retry_delay));
+        let work = ServiceBuilder::new()
+            .layer(batches)
+            .layer(TimeoutLayer::new(self.config.timeout))
+            .service(self.clone());
+        Router::new(work)
+            .with_max_in_flight(self.config.in_flight)
+            .with_failure_delay(self.config.retry_delay)
+            .consume(consumer, group, topics, shutdown)
+            .await
     }
 
-    /// Processes one delivery and settles it: ack after the store write succeeded, nack with
-    /// [`ProcessorConfig::retry_delay`] otherwise.
-    pub async fn handle(&self, delivery: Delivery) -> Result<ProcessedRecord> {
-        match self.process(delivery.envelope(), delivery.position()).await {
-            Ok(record) => {
-                delivery.ack().await?;
-                Ok(record)
-            }
-            Err(err) => {
-                let topic = delivery.envelope().subject().clone();
-                let position = delivery.position();
-                self.firehose.emit(
-                    Flow::Kafka,
-                    "retry",
-                    json!({ "topic": topic.as_str(), "partition": position.partition,
-                            "offset": position.offset, "error": err.to_string() }),
-                );
-                delivery.nack(self.config.retry_delay).await?;
-                Err(err)
-            }
-        }
-    }
-
-    /// Processes one record without settling it: cache (valid JSON only), insert idempotently
-    /// on topic/partition/offset, publish a [`ProcessedRecord`], emit a firehose event.
+    /// Processes one record without settling it: [`Processor::process_batch`] of one.
     pub async fn process(
         &self,
         envelope: &Envelope,
         position: Position,
     ) -> Result<ProcessedRecord> {
-        let span = tracing::info_span!("process", topic = %envelope.subject(),
-            partition = position.partition, offset = position.offset);
-        self.process_record(envelope, position)
-            .instrument(span)
-            .await
+        let records = vec![Incoming::new(envelope.clone(), position, 1)];
+        let mut processed = self.process_batch(&records).await?;
+        Ok(processed.remove(0))
     }
 
-    async fn process_record(
-        &self,
-        envelope: &Envelope,
-        position: Position,
-    ) -> Result<ProcessedRecord> {
-        let topic = envelope.subject();
-        let (payload, status) = match serde_json::from_slice::<Value>(envelope.payload()) {
-            Ok(value) => {
-                self.cache_last(topic, envelope.payload().clone()).await;
-                (value, RecordStatus::Stored)
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "record is not JSON; storing it as a failure");
-                let failure = RecordFailure::invalid_json(&err, envelope.payload());
-                (json!({ "failure": failure }), RecordStatus::Invalid)
-            }
+    /// Processes records in order without settling them: caches each topic's last valid
+    /// JSON payload, inserts them all idempotently on topic/partition/offset in one
+    /// [`EventStore::insert_many`], then publishes a [`ProcessedRecord`] and emits a firehose
+    /// event for each. Fails as a whole if the insert fails.
+    pub async fn process_batch(&self, records: &[Incoming]) -> Result<Vec<ProcessedRecord>> {
+        let Some(first) = records.first() else {
+            return Ok(Vec::new());
         };
-        let event = NewEvent::new(SOURCE, topic.as_str(), payload)?
-            .with_idempotency_key(idempotency_key(topic, position))?;
-        let inserted = self.store.insert(event).await?;
-        let record = ProcessedRecord {
-            event_id: inserted.id,
-            topic: topic.to_string(),
-            source: SOURCE.to_owned(),
-            partition: position.partition,
-            offset: position.offset,
-            status,
-            duplicate: !inserted.created,
-        };
-        self.announce(&record).await;
-        Ok(record)
+        let span = tracing::info_span!("process", topic = %first.topic(),
+            partition = first.position().partition, offset = first.position().offset,
+            records = records.len());
+        self.process_records(records).instrument(span).await
+    }
+
+    async fn process_records(&self, records: &[Incoming]) -> Result<Vec<ProcessedRecord>> {
+        let mut events = Vec::with_capacity(records.len());
+        let mut statuses = Vec::with_capacity(records.len());
+        // What record-by-record work would leave cached: each topic's last valid payload.
+        let mut last: Vec<(&Topic, Bytes)> = Vec::new();
+        for record in records {
+            let (topic, payload) = (record.topic(), record.envelope().payload());
+            let (value, status) = match serde_json::from_slice::<Value>(payload) {
+                Ok(value) => {
+                    match last.iter_mut().find(|(t, _)| *t == topic) {
+                        Some(entry) => entry.1 = payload.clone(),
+                        None => last.push((topic, payload.clone())),
+                    }
+                    (value, RecordStatus::Stored)
+                }
+                Err(err) => {
+                    tracing::warn!(offset = record.position().offset, error = %err,
+                        "record is not JSON; storing it as a failure");
+                    let failure = RecordFailure::invalid_json(&err, payload);
+                    (json!({ "failure": failure }), RecordStatus::Invalid)
+                }
+            };
+            events.push(
+                NewEvent::new(SOURCE, topic.as_str(), value)?
+                    .with_idempotency_key(idempotency_key(topic, record.position()))?,
+            );
+            statuses.push(status);
+        }
+        let cached = join_all(last.into_iter().map(|(t, p)| self.cache_last(t, p)));
+        let (inserted, _) = futures::join!(self.store.insert_many(events), cached);
+        let processed: Vec<ProcessedRecord> = inserted?
+            .into_iter()
+            .zip(records.iter().zip(statuses))
+            .map(|(inserted, (record, status))| ProcessedRecord {
+                event_id: inserted.id,
+                topic: record.topic().to_string(),
+                source: SOURCE.to_owned(),
+                partition: record.position().partition,
+                offset: record.position().offset,
+                status,
+                duplicate: !inserted.created,
+            })
+            .collect();
+        join_all(processed.iter().map(|record| self.announce(record))).await;
+        Ok(processed)
     }
 
     async fn cache_last(&self, topic: &Topic, payload: Bytes) {
@@ -211,5 +247,52 @@ impl<K: KeyValue, S: EventStore, P: Publisher> Processor<K, S, P> {
         };
         let payload = serde_json::to_value(record).unwrap_or(Value::Null);
         self.firehose.emit(Flow::Kafka, action, payload);
+    }
+}
+
+/// A record the processor stored acks; a redelivery it recognised counts as a duplicate.
+impl From<ProcessedRecord> for Outcome {
+    fn from(record: ProcessedRecord) -> Self {
+        if record.duplicate {
+            Outcome::Duplicate
+        } else {
+            Outcome::Handled
+        }
+    }
+}
+
+/// The processor's work on one batch of deliveries, in order; the [`Router`] acks each once
+/// the batch returns `Ok`.
+impl<K, S, P> Service<Vec<Incoming>> for Processor<K, S, P>
+where
+    K: KeyValue + Clone + 'static,
+    S: EventStore + Clone + 'static,
+    P: Publisher + Clone + 'static,
+{
+    type Response = Vec<ProcessedRecord>;
+    type Error = switchboard_core::Error;
+    type Future = BoxFuture<'static, Result<Vec<ProcessedRecord>>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, batch: Vec<Incoming>) -> Self::Future {
+        let processor = self.clone();
+        Box::pin(async move {
+            let result = processor.process_batch(&batch).await;
+            if let (Err(err), Some(first)) = (&result, batch.first()) {
+                let position = first.position();
+                let attempt = batch.iter().map(Incoming::attempt).max().unwrap_or(1);
+                processor.firehose.emit(
+                    Flow::Kafka,
+                    "retry",
+                    json!({ "topic": first.topic().as_str(), "partition": position.partition,
+                            "offset": position.offset, "records": batch.len(),
+                            "attempt": attempt, "error": switchboard_core::report(err) }),
+                );
+            }
+            result
+        })
     }
 }

@@ -1,6 +1,6 @@
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -13,18 +13,28 @@ use super::*;
 use switchboard_core::{
     Envelope, Error, EventStore, FIREHOSE_SUBJECT, Firehose, FirehoseEvent, Group, Inserted,
     KeyValue, LogConsumer, LogProducer, Namespace, NewEvent, Pattern, Subject, Subscriber,
+    consume::RouterStats,
     mem::{MemBus, MemEventStore, MemKv, MemLog},
     store::{Cursor, Event, EventId, Page},
 };
 
-/// An event store whose writes can be switched off, to check that nothing is acked then.
+/// An event store whose writes can be switched off, to check that nothing is acked then,
+/// and that counts the events of each `insert_many`.
 #[derive(Clone, Default)]
 struct FlakyStore {
     inner: MemEventStore,
     down: Arc<AtomicBool>,
+    batches: Arc<Mutex<Vec<usize>>>,
 }
 
 impl EventStore for FlakyStore {
+    async fn insert_many(&self, events: Vec<NewEvent>) -> switchboard_core::Result<Vec<Inserted>> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("database down")));
+        }
+        self.batches.lock().unwrap().push(events.len());
+        self.inner.insert_many(events).await
+    }
     async fn insert(&self, event: NewEvent) -> switchboard_core::Result<Inserted> {
         if self.down.load(Ordering::SeqCst) {
             return Err(Error::unavailable(std::io::Error::other("database down")));
@@ -78,26 +88,56 @@ fn topic() -> Subject {
     Subject::new(EVENTS_TOPIC).unwrap()
 }
 
-async fn next_delivery(log: &MemLog) -> switchboard_core::Delivery {
-    let mut stream = log
-        .join(&Group::new(PROCESSOR_GROUP).unwrap(), &[topic()])
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(5), stream.next())
-        .await
-        .expect("a delivery")
-        .unwrap()
-        .unwrap()
-}
-
-#[tokio::test]
-async fn valid_record_is_cached_stored_announced_and_acked() {
-    let rig = rig();
+/// Runs the processor until `n` records were announced on the processed subject, then shuts
+/// it down; returns the records and the router's figures.
+async fn run_until_processed(rig: &Rig, n: usize) -> (Vec<ProcessedRecord>, RouterStats) {
     let mut processed = rig
         .bus
         .subscribe(&Pattern::new(PROCESSED_SUBJECT).unwrap())
         .await
         .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (processor, log) = (rig.processor.clone(), rig.log.clone());
+    let task = tokio::spawn(async move {
+        let group = Group::new(PROCESSOR_GROUP).unwrap();
+        processor
+            .run(&log, &group, &[topic()], async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let mut records = Vec::new();
+    for _ in 0..n {
+        let record: ProcessedRecord =
+            tokio::time::timeout(Duration::from_secs(10), processed.next())
+                .await
+                .expect("a processed record within 10 s")
+                .unwrap()
+                .unwrap()
+                .decode_json()
+                .unwrap();
+        records.push(record);
+    }
+    stop.send(()).unwrap();
+    (records, task.await.unwrap().unwrap())
+}
+
+async fn assert_nothing_more(log: &MemLog) {
+    let mut again = log
+        .join(&Group::new(PROCESSOR_GROUP).unwrap(), &[topic()])
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), again.next())
+            .await
+            .is_err(),
+        "every record was acked"
+    );
+}
+
+#[tokio::test]
+async fn valid_record_is_cached_stored_announced_and_acked() {
+    let rig = rig();
     let mut firehose = rig
         .bus
         .subscribe(&Pattern::new(FIREHOSE_SUBJECT).unwrap())
@@ -107,11 +147,9 @@ async fn valid_record_is_cached_stored_announced_and_acked() {
         .append(Envelope::json(topic(), &json!({"order": 7})).unwrap())
         .await
         .unwrap();
-    let record = rig
-        .processor
-        .handle(next_delivery(&rig.log).await)
-        .await
-        .unwrap();
+    let (records, stats) = run_until_processed(&rig, 1).await;
+    let record = records[0].clone();
+    assert_eq!(stats.handled, 1, "{stats:?}");
     assert_eq!(record.status, RecordStatus::Stored);
     assert!(!record.duplicate);
 
@@ -136,14 +174,6 @@ async fn valid_record_is_cached_stored_announced_and_acked() {
         Some(format!("switchboard.events/{}/0", record.partition))
     );
 
-    let announced: ProcessedRecord = processed
-        .next()
-        .await
-        .unwrap()
-        .unwrap()
-        .decode_json()
-        .unwrap();
-    assert_eq!(announced, record);
     let event: FirehoseEvent = firehose
         .next()
         .await
@@ -153,18 +183,7 @@ async fn valid_record_is_cached_stored_announced_and_acked() {
         .unwrap();
     assert_eq!(event.action, "processed");
     assert_eq!(event.payload["event_id"], json!(record.event_id));
-
-    // Acked: the group gets nothing more.
-    let mut again = rig
-        .log
-        .join(&Group::new(PROCESSOR_GROUP).unwrap(), &[topic()])
-        .await
-        .unwrap();
-    assert!(
-        tokio::time::timeout(Duration::from_millis(200), again.next())
-            .await
-            .is_err()
-    );
+    assert_nothing_more(&rig.log).await;
 }
 
 #[tokio::test]
@@ -192,11 +211,8 @@ async fn invalid_json_is_stored_as_a_typed_failure_and_acked() {
         .append(Envelope::new(topic(), "{not json"))
         .await
         .unwrap();
-    let record = rig
-        .processor
-        .handle(next_delivery(&rig.log).await)
-        .await
-        .unwrap();
+    let (records, _) = run_until_processed(&rig, 1).await;
+    let record = records[0].clone();
     assert_eq!(record.status, RecordStatus::Invalid);
     let row = rig.store.get(record.event_id).await.unwrap().unwrap();
     let failure: RecordFailure = serde_json::from_value(row.payload["failure"].clone()).unwrap();
@@ -219,44 +235,76 @@ async fn invalid_json_is_stored_as_a_typed_failure_and_acked() {
         .decode_json()
         .unwrap();
     assert_eq!(event.action, "invalid");
-    // Acked: not delivered again.
-    let mut again = rig
-        .log
-        .join(&Group::new(PROCESSOR_GROUP).unwrap(), &[topic()])
-        .await
-        .unwrap();
-    assert!(
-        tokio::time::timeout(Duration::from_millis(200), again.next())
-            .await
-            .is_err()
-    );
+    assert_nothing_more(&rig.log).await;
 }
 
 #[tokio::test]
 async fn failed_store_write_is_not_acked_and_comes_again() {
     let rig = rig();
+    let mut firehose = rig
+        .bus
+        .subscribe(&Pattern::new(FIREHOSE_SUBJECT).unwrap())
+        .await
+        .unwrap();
+    rig.store.down.store(true, Ordering::SeqCst);
     rig.log
         .append(Envelope::json(topic(), &json!({"n": 2})).unwrap())
         .await
         .unwrap();
-    rig.store.down.store(true, Ordering::SeqCst);
-    let mut stream = rig
-        .log
-        .join(&Group::new(PROCESSOR_GROUP).unwrap(), &[topic()])
-        .await
-        .unwrap();
-    let first = stream.next().await.unwrap().unwrap();
-    assert!(rig.processor.handle(first).await.is_err());
-    rig.store.down.store(false, Ordering::SeqCst);
-    let again = tokio::time::timeout(Duration::from_secs(5), stream.next())
-        .await
-        .expect("redelivered after the nack")
-        .unwrap()
-        .unwrap();
-    assert_eq!(again.attempt(), 2);
-    let record = rig.processor.handle(again).await.unwrap();
+    let store = rig.store.clone();
+    let heal = tokio::spawn(async move {
+        // The database comes back once the processor has reported a retry.
+        loop {
+            let event: FirehoseEvent = firehose
+                .next()
+                .await
+                .unwrap()
+                .unwrap()
+                .decode_json()
+                .unwrap();
+            if event.action == "retry" {
+                assert_eq!(event.payload["attempt"], 1);
+                store.down.store(false, Ordering::SeqCst);
+                return;
+            }
+        }
+    });
+    let (records, stats) = run_until_processed(&rig, 1).await;
+    heal.await.unwrap();
+    assert_eq!(records[0].status, RecordStatus::Stored);
+    assert_eq!((stats.redelivered, stats.handled), (1, 1), "{stats:?}");
     assert_eq!(rig.store.page(None, 10).await.unwrap().events.len(), 1);
-    assert_eq!(record.status, RecordStatus::Stored);
+    assert_nothing_more(&rig.log).await;
+}
+
+#[tokio::test]
+async fn a_backlog_is_stored_in_batches_each_key_in_order() {
+    let rig = rig();
+    for n in 0..40 {
+        let msg = Envelope::json(topic(), &json!({ "n": n }))
+            .unwrap()
+            .with_key(format!("k{}", n % 4));
+        rig.log.append(msg).await.unwrap();
+    }
+    let (records, stats) = run_until_processed(&rig, 40).await;
+    assert_eq!(stats.handled, 40, "{stats:?}");
+    // Each key's records are announced in the order they were appended.
+    let mut last: std::collections::HashMap<u64, u64> = Default::default();
+    for record in &records {
+        let row = rig.store.get(record.event_id).await.unwrap().unwrap();
+        let n = row.payload["n"].as_u64().unwrap();
+        if let Some(before) = last.insert(n % 4, n) {
+            assert!(
+                n > before,
+                "key k{} out of order: {n} after {before}",
+                n % 4
+            );
+        }
+    }
+    assert_eq!(rig.store.page(None, 100).await.unwrap().events.len(), 40);
+    let batches = rig.store.batches.lock().unwrap().clone();
+    assert_eq!(batches.iter().sum::<usize>(), 40, "{batches:?}");
+    assert!(batches.len() < 40, "one insert per record: {batches:?}");
 }
 
 #[tokio::test]
@@ -281,6 +329,7 @@ async fn run_processes_until_shutdown() {
                 },
             )
             .await
+            .map(drop)
     });
     for n in 0..3 {
         rig.log

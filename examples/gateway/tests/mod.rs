@@ -70,7 +70,12 @@ impl TestApp {
         let backends = Backends::embedded();
         let shutdown = Shutdown::new();
         let notifier = if with_services {
-            services::spawn_processor(&backends, "processor", shutdown.clone());
+            services::spawn_processor(
+                &backends,
+                "processor",
+                &Default::default(),
+                shutdown.clone(),
+            );
             Some(services::start_notifier(&backends).await.unwrap())
         } else {
             None

@@ -8,6 +8,7 @@
 //! | layer | what it does |
 //! |---|---|
 //! | [`KeyOrderLayer`] | different keys in parallel, the same key in order |
+//! | [`BatchLayer`] | a service over `Vec<Incoming>` called with batches of one partition's deliveries, partitions in parallel, each in order |
 //! | [`DedupeLayer`] | skips an envelope id handled within a window, kept in any [`KeyValue`](crate::KeyValue) |
 //! | [`RedeliverLayer`] | retry by nack delay, with [`Backoff`](crate::layer::Backoff) |
 //! | [`RetryLayer`](crate::layer::RetryLayer) | retry in place, transient errors only |
@@ -74,6 +75,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
 mod dead_letter;
 mod dedupe;
 mod incoming;
@@ -81,6 +83,7 @@ mod ordered;
 mod redeliver;
 mod router;
 
+pub use batch::{Batch, BatchLayer, DEFAULT_BATCH_LINGER, DEFAULT_BATCH_RECORDS};
 pub use dead_letter::{
     DEAD_LETTER_ATTEMPTS, DEAD_LETTER_POSITION, DEAD_LETTER_REASON, DEAD_LETTER_TOPIC, DeadLetter,
     DeadLetterLayer,

@@ -86,17 +86,28 @@ impl LaneKey {
 /// redelivery delay.
 type Done = Option<Duration>;
 
-/// A key whose message at `failed` did not go through: later messages wait for it.
+/// A key (or a batch's partition) whose message at `failed` did not go through: later
+/// messages wait for it.
 #[derive(Debug)]
-struct Hold {
+pub(super) struct Hold {
     failed: Position,
-    after: Duration,
+    pub(super) after: Duration,
     until: Instant,
 }
 
 impl Hold {
+    /// Holds back what follows `failed` until it comes again after `after`, or for at most
+    /// `after` plus [`HOLD_GRACE`].
+    pub(super) fn new(failed: Position, after: Duration) -> Self {
+        Hold {
+            failed,
+            after,
+            until: Instant::now() + after + HOLD_GRACE,
+        }
+    }
+
     /// Whether `req` must wait for the failed message: it comes later in the same partition.
-    fn holds_back(&self, req: &Incoming) -> bool {
+    pub(super) fn holds_back(&self, req: &Incoming) -> bool {
         let at = req.position();
         Instant::now() < self.until
             && at.partition == self.failed.partition
@@ -104,7 +115,7 @@ impl Hold {
     }
 
     /// Whether `req` is the failed message come back, or the hold has run out.
-    fn ends_with(&self, req: &Incoming) -> bool {
+    pub(super) fn ends_with(&self, req: &Incoming) -> bool {
         req.position() == self.failed || Instant::now() >= self.until
     }
 }
@@ -187,15 +198,7 @@ where
                     lanes.tails.remove(&lane);
                 }
                 if let (None, Some(after)) = (held_back, done) {
-                    let until = Instant::now() + after + HOLD_GRACE;
-                    lanes.holds.insert(
-                        lane,
-                        Hold {
-                            failed: position,
-                            after,
-                            until,
-                        },
-                    );
+                    lanes.holds.insert(lane, Hold::new(position, after));
                 }
             }
             let _ = done_tx.send(done);

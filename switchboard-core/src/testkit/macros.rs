@@ -202,6 +202,9 @@ macro_rules! router_conformance {
                     timeout_layer_fails_a_hung_call,
                     concurrency_limit_caps_calls,
                     shutdown_returns_once_in_flight_calls_settle,
+                    nacks_settled_out_of_order_all_come_again,
+                    batch_layer_works_a_backlog_in_order,
+                    batch_layer_redelivers_a_failed_batch_in_order,
                 ]
             );
         }

@@ -17,9 +17,9 @@ use super::{LogFixture, Names, assert_quiet, next_ok, within};
 use crate::{
     BoxError, Envelope, Error, Group, LogConsumer, LogProducer, Namespace, Topic,
     consume::{
-        DEAD_LETTER_ATTEMPTS, DEAD_LETTER_POSITION, DEAD_LETTER_REASON, DEAD_LETTER_TOPIC,
-        DeadLetterLayer, DedupeLayer, Incoming, KeyOrderLayer, Outcome, RedeliverLayer, Router,
-        RouterStats,
+        BatchLayer, DEAD_LETTER_ATTEMPTS, DEAD_LETTER_POSITION, DEAD_LETTER_REASON,
+        DEAD_LETTER_TOPIC, DeadLetterLayer, DedupeLayer, Incoming, KeyOrderLayer, Outcome,
+        RedeliverLayer, Router, RouterStats,
     },
     forward::Append,
     layer::{Backoff, RetryLayer, TimeoutLayer},
@@ -75,7 +75,40 @@ async fn topic_and_group<F: LogFixture>(f: &F, names: &Names, name: &str) -> (To
     (topic, names.group(name))
 }
 
-/// Joins `group`, appends `messages`, then routes until `until` resolves.
+/// The payload of the probe that shows a member has its partition.
+const PROBE: &str = "probe";
+
+/// Joins `group` and waits for the member's assignment: a probe appended after the join
+/// comes to it, first, and is acked. Anything else delivered first is returned as an error
+/// message: the group still held unacked messages.
+async fn join_assigned<F: LogFixture>(
+    f: &F,
+    topic: &Topic,
+    group: &Group,
+) -> Result<<F::Consumer as LogConsumer>::Stream, String> {
+    let mut member = f
+        .consumer()
+        .join(group, std::slice::from_ref(topic))
+        .await
+        .expect("join");
+    let probe = Envelope::new(topic.clone(), PROBE);
+    let id = probe.id();
+    f.producer().append(probe).await.expect("append the probe");
+    let first = next_ok(
+        &mut member,
+        LIMIT,
+        "the member's partition (a probe appended after the join)",
+    )
+    .await;
+    if first.envelope().id() != id {
+        return Err(format!("{first:?} came before the probe"));
+    }
+    first.ack().await.expect("ack the probe");
+    Ok(member)
+}
+
+/// Joins `group` once it has its partition, appends `messages`, then routes until `until`
+/// resolves.
 async fn route<F, S>(
     f: &F,
     topic: &Topic,
@@ -91,12 +124,9 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
-    let member = f
-        .consumer()
-        .join(group, std::slice::from_ref(topic))
+    let member = join_assigned(f, topic, group)
         .await
-        .expect("join");
-    tokio::time::sleep(f.settle_time()).await;
+        .expect("a new group has nothing but the probe");
     let producer = f.producer();
     for msg in messages {
         producer.append(msg).await.expect("append");
@@ -106,14 +136,13 @@ where
         .expect("router")
 }
 
-/// After routing, the group gets nothing more: everything was acked.
+/// After routing, the group gets nothing more: everything was acked. A probe appended on
+/// joining again comes first, and nothing follows it.
 async fn assert_all_acked<F: LogFixture>(f: &F, topic: &Topic, group: &Group) {
-    let mut again = f
-        .consumer()
-        .join(group, std::slice::from_ref(topic))
+    let mut again = join_assigned(f, topic, group)
         .await
-        .expect("join again");
-    let quiet = f.settle_time() + Duration::from_millis(500);
+        .unwrap_or_else(|unacked| panic!("every message was acked, but {unacked}"));
+    let quiet = Duration::from_millis(500);
     assert_quiet(&mut again, quiet, "a group whose messages were all acked").await;
 }
 
@@ -441,5 +470,136 @@ pub async fn shutdown_returns_once_in_flight_calls_settle<F: LogFixture>(f: &F) 
         "the call in flight ran to the end"
     );
     assert_eq!(stats.handled, 1, "and was acked: {stats:?}");
+    assert_all_acked(f, &topic, &group).await;
+}
+
+/// Nacks settled out of offset order — a later message's before an earlier one's — both
+/// bring their message again: the log must not take the earlier nack as stale once it has
+/// rewound to the later one.
+pub async fn nacks_settled_out_of_order_all_come_again<F: LogFixture>(f: &F) {
+    let names = Names::unique();
+    let (topic, group) = topic_and_group(f, &names, "nackorder").await;
+    let later_nacked = Counter::new();
+    let handled: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let done = Counter::new();
+    let (nacked, seen, count) = (later_nacked.clone(), handled.clone(), done.clone());
+    let handler = service_fn(move |req: Incoming| {
+        let (nacked, seen, count) = (nacked.clone(), seen.clone(), count.clone());
+        async move {
+            let n = number(&req);
+            if req.attempt() == 1 {
+                match n {
+                    // The earlier message fails only once the later one has answered.
+                    0 => nacked.reaches(1, "the later message's nack").await,
+                    _ => nacked.bump(),
+                }
+                return Ok::<_, Error>(Outcome::Redeliver {
+                    after: Duration::ZERO,
+                });
+            }
+            let mut seen = seen.lock().unwrap();
+            if !seen.contains(&n) {
+                seen.push(n);
+                count.bump();
+            }
+            Ok(Outcome::Handled)
+        }
+    });
+    let messages = vec![numbered(&topic, "a", 0), numbered(&topic, "b", 1)];
+    let until = done.reaches(2, "both nacked messages to come again");
+    let router = Router::new(handler).with_max_in_flight(2);
+    let stats = route(f, &topic, &group, messages, router, until).await;
+    let mut handled = handled.lock().unwrap().clone();
+    handled.sort_unstable();
+    assert_eq!(handled, [0, 1]);
+    assert!(stats.redelivered >= 2, "{stats:?}");
+    assert_all_acked(f, &topic, &group).await;
+}
+
+/// A batch service that records each batch's numbers, and fails the first `fail` batches.
+fn recording_batches(
+    fail: usize,
+    batches: Arc<Mutex<Vec<Vec<usize>>>>,
+    handled: Counter,
+) -> impl Service<Vec<Incoming>, Response = Vec<Outcome>, Error = Error, Future: Send>
++ Clone
++ Send
++ 'static {
+    let calls = Arc::new(AtomicUsize::new(0));
+    service_fn(move |batch: Vec<Incoming>| {
+        let call = calls.fetch_add(1, Ordering::SeqCst);
+        let (batches, handled) = (batches.clone(), handled.clone());
+        async move {
+            if call < fail {
+                return Err(transient("store unavailable"));
+            }
+            let numbers: Vec<usize> = batch.iter().map(number).collect();
+            for _ in &numbers {
+                handled.bump();
+            }
+            batches.lock().unwrap().push(numbers);
+            Ok(vec![Outcome::Handled; batch.len()])
+        }
+    })
+}
+
+/// [`BatchLayer`]: a partition's backlog is worked in batches of at most the maximum, in
+/// order, each message once, and acked.
+pub async fn batch_layer_works_a_backlog_in_order<F: LogFixture>(f: &F) {
+    const TOTAL: usize = 60;
+    const MAX: usize = 16;
+    let names = Names::unique();
+    let (topic, group) = topic_and_group(f, &names, "batched").await;
+    let (batches, handled) = (Arc::<Mutex<Vec<Vec<usize>>>>::default(), Counter::new());
+    let service = ServiceBuilder::new()
+        .layer(BatchLayer::new(MAX, Duration::from_millis(20)))
+        .service(recording_batches(0, batches.clone(), handled.clone()));
+    let messages = (0..TOTAL)
+        .map(|n| numbered(&topic, &format!("k{}", n % 3), n))
+        .collect();
+    let until = handled.reaches(TOTAL, "every message worked in a batch");
+    let router = Router::new(service).with_max_in_flight(64);
+    let stats = route(f, &topic, &group, messages, router, until).await;
+    let batches = batches.lock().unwrap().clone();
+    let worked: Vec<usize> = batches.iter().flatten().copied().collect();
+    assert_eq!(worked, (0..TOTAL).collect::<Vec<_>>(), "in order, once");
+    assert!(batches.iter().all(|b| b.len() <= MAX), "{batches:?}");
+    assert!(
+        batches.iter().any(|b| b.len() > 1),
+        "never batched: {batches:?}"
+    );
+    assert_eq!(stats.handled, TOTAL as u64, "{stats:?}");
+    assert_all_acked(f, &topic, &group).await;
+}
+
+/// [`BatchLayer`]: a failed batch is redelivered, and the partition's messages are still
+/// worked in order, none skipped.
+pub async fn batch_layer_redelivers_a_failed_batch_in_order<F: LogFixture>(f: &F) {
+    const TOTAL: usize = 30;
+    let names = Names::unique();
+    let (topic, group) = topic_and_group(f, &names, "batchfail").await;
+    let (batches, handled) = (Arc::<Mutex<Vec<Vec<usize>>>>::default(), Counter::new());
+    let batch = BatchLayer::new(8, Duration::from_millis(20))
+        .with_backoff(Backoff::new(Duration::from_millis(50)));
+    let service = ServiceBuilder::new()
+        .layer(batch)
+        .service(recording_batches(1, batches.clone(), handled.clone()));
+    let messages = (0..TOTAL).map(|n| numbered(&topic, "k", n)).collect();
+    let until = handled.reaches(TOTAL, "every message worked after the failed batch");
+    let router = Router::new(service).with_max_in_flight(32);
+    let stats = route(f, &topic, &group, messages, router, until).await;
+    let worked: Vec<usize> = batches.lock().unwrap().iter().flatten().copied().collect();
+    let mut first_times = Vec::new();
+    for n in &worked {
+        if !first_times.contains(n) {
+            first_times.push(*n);
+        }
+    }
+    assert_eq!(
+        first_times,
+        (0..TOTAL).collect::<Vec<_>>(),
+        "worked in order after the failure: {worked:?}"
+    );
+    assert!(stats.redelivered >= 1, "{stats:?}");
     assert_all_acked(f, &topic, &group).await;
 }

@@ -37,6 +37,8 @@ struct Partition {
     stored: Option<i64>,
     /// The last commit point committed synchronously.
     committed: Option<i64>,
+    /// Where the current epoch's seek went: records below it do not come again in this epoch.
+    rewound_to: Option<i64>,
 }
 
 impl Partition {
@@ -49,6 +51,7 @@ impl Partition {
             attempts: HashMap::new(),
             stored: None,
             committed: None,
+            rewound_to: None,
         }
     }
 
@@ -152,17 +155,26 @@ impl Tracker {
     }
 
     /// A nack of `offset` handed out under `stamp`: starts a new epoch and returns `true` if
-    /// the partition must seek back to `offset`; `false` if the nack is stale (a revoke or an
-    /// earlier nack already took the delivery back).
+    /// the partition must seek back to `offset`; `false` if the nack is stale (a revoke took
+    /// the delivery back, or an earlier nack's seek went to or below it).
+    ///
+    /// Nacks can arrive out of offset order (calls in parallel finish in any order): a nack
+    /// from an earlier epoch still seeks back when the current epoch's seek went past it,
+    /// else that record would never come again and would hold the commit point for good.
     pub(crate) fn rewind(&mut self, key: &PartitionKey, stamp: Stamp, offset: i64) -> bool {
         let epoch = self.fresh();
         let Some(partition) = self.partitions.get_mut(key) else {
             return false;
         };
-        if partition.stamp != stamp || !partition.unacked.contains(&offset) {
+        if partition.stamp.generation != stamp.generation || !partition.unacked.contains(&offset) {
+            return false;
+        }
+        let comes_again = partition.rewound_to.is_some_and(|to| to <= offset);
+        if partition.stamp.epoch != stamp.epoch && comes_again {
             return false;
         }
         partition.stamp.epoch = epoch;
+        partition.rewound_to = Some(offset);
         true
     }
 
@@ -254,6 +266,24 @@ mod tests {
         assert_eq!(tracker.hand_out(&key(), new, 1), Some(2));
         assert_eq!(tracker.hand_out(&key(), new, 2), Some(2));
         assert_eq!(tracker.ack(&key(), new.generation, 0), Acked::Advanced(1));
+    }
+
+    #[test]
+    fn an_earlier_offset_nacked_after_a_later_one_still_seeks_back() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let old = out(&mut tracker, 0..3);
+        assert!(tracker.rewind(&key(), old, 2));
+        // The nack of 0 (same epoch as 2, settled later) must not be lost to the seek to 2.
+        assert!(tracker.rewind(&key(), old, 0), "0 would never come again");
+        let newest = tracker.stamp(&key()).unwrap();
+        assert_eq!(tracker.hand_out(&key(), newest, 0), Some(2));
+        // And a stale nack at or above the newest seek is still ignored.
+        assert!(!tracker.rewind(&key(), old, 1));
+        assert_eq!(
+            tracker.ack(&key(), newest.generation, 0),
+            Acked::Advanced(1)
+        );
     }
 
     #[test]
