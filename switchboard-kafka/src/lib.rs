@@ -51,6 +51,7 @@ mod codec_props;
 mod config;
 mod consumer;
 mod context;
+mod coordinator;
 mod error;
 mod producer;
 
