@@ -53,7 +53,13 @@ pub(crate) struct Asking<'a> {
 /// for one generation to hand the group an empty assignment and leave it: the group is then
 /// leaderless, and the next member to join leads and assigns every partition.
 pub(crate) async fn check_and_repair(asking: &Asking<'_>) -> io::Result<Finding> {
-    let mut wire = coordinator(asking).await?;
+    let mut wire = coordinator(
+        asking.brokers,
+        asking.client_id,
+        asking.group,
+        asking.request_timeout,
+    )
+    .await?;
     let Some(leader) = leader(&mut wire, asking.group).await? else {
         return Ok(Finding::LeaderUnknown);
     };
@@ -69,17 +75,34 @@ pub(crate) async fn check_and_repair(asking: &Asking<'_>) -> io::Result<Finding>
     })
 }
 
+/// The member id the coordinator of `group` records as its leader, where it says (tansu);
+/// `None` where it does not (Apache Kafka, for classic groups).
+pub(crate) async fn recorded_leader(
+    brokers: &str,
+    client_id: &str,
+    group: &str,
+    timeout: std::time::Duration,
+) -> io::Result<Option<String>> {
+    let mut wire = coordinator(brokers, client_id, group, timeout).await?;
+    leader(&mut wire, group).await
+}
+
 /// A connection to the group's coordinator, found through the first broker that answers.
-async fn coordinator(asking: &Asking<'_>) -> io::Result<Wire> {
-    let mut wire = Wire::connect(asking.brokers, asking.client_id, asking.request_timeout).await?;
-    let request = FindCoordinatorRequest::default().with_key(text(asking.group));
+async fn coordinator(
+    brokers: &str,
+    client_id: &str,
+    group: &str,
+    timeout: std::time::Duration,
+) -> io::Result<Wire> {
+    let mut wire = Wire::connect(brokers, client_id, timeout).await?;
+    let request = FindCoordinatorRequest::default().with_key(text(group));
     let found: FindCoordinatorResponse = wire.call(ApiKey::FindCoordinator, 2, &request).await?;
     broker_error("FindCoordinator", found.error_code)?;
     let address = format!("{}:{}", found.host.as_str(), found.port);
     if address == wire.address() {
         return Ok(wire);
     }
-    Wire::connect(&address, asking.client_id, asking.request_timeout).await
+    Wire::connect(&address, client_id, timeout).await
 }
 
 /// The member id the coordinator records as the group's leader, where it says.

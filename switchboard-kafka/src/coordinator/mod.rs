@@ -4,4 +4,4 @@
 mod ghost;
 mod wire;
 
-pub(crate) use ghost::{Asking, Finding, check_and_repair};
+pub(crate) use ghost::{Asking, Finding, check_and_repair, recorded_leader};
