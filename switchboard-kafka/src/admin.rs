@@ -51,6 +51,22 @@ impl KafkaAdmin {
         })
     }
 
+    /// The member id the group coordinator records as `group`'s leader, where the broker says:
+    /// tansu does (`ConsumerGroupDescribe`'s assignor name); Apache Kafka names no leader for
+    /// classic groups, so there it is `None`. On tansu a static member's id starts with its
+    /// `group.instance.id`. For operations and tests: which member's death needs the repair
+    /// described in docs/backends.md.
+    pub async fn group_leader(&self, group: &Group) -> Result<Option<String>> {
+        crate::coordinator::recorded_leader(
+            self.config.brokers(),
+            self.config.client_id(),
+            group.as_str(),
+            self.config.request_timeout(),
+        )
+        .await
+        .map_err(|err| Error::Unavailable(Box::new(err)))
+    }
+
     /// The partition count of `topic`, or `None` while the broker does not list it.
     pub async fn partitions(&self, topic: &Topic) -> Result<Option<u32>> {
         let admin = self.admin.clone();

@@ -67,6 +67,7 @@ pub struct KafkaConfig {
     client_id: String,
     assignment_strategy: AssignmentStrategy,
     session_timeout: Duration,
+    stall_timeout: Option<Duration>,
     group_instance_id: Option<String>,
     batch_records: Option<usize>,
     commit_interval: Duration,
@@ -85,6 +86,7 @@ impl KafkaConfig {
             client_id: "switchboard".into(),
             assignment_strategy: AssignmentStrategy::default(),
             session_timeout: Duration::from_secs(10),
+            stall_timeout: None,
             group_instance_id: None,
             batch_records: None,
             commit_interval: Duration::from_secs(1),
@@ -116,6 +118,20 @@ impl KafkaConfig {
     /// How long a silent member stays in its group (`session.timeout.ms`). Default 10 s.
     pub fn with_session_timeout(mut self, timeout: Duration) -> Self {
         self.session_timeout = timeout;
+        self
+    }
+
+    /// How long a member may be in a rebalance that does not complete before it looks at its
+    /// group. Default: half the session timeout.
+    ///
+    /// It then asks the coordinator who leads the group; a leader that is no longer a member
+    /// (tansu 0.6 keeps a dead leader's id, and the group can never rebalance again) is stood
+    /// in for: the member joins under the dead leader's id, completes its generation with an
+    /// empty assignment and leaves, so that a live member leads and assigns every partition.
+    /// Apache Kafka names no leader for classic groups there and needs no repair, so there the
+    /// look changes nothing. See docs/backends.md.
+    pub fn with_rebalance_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = Some(timeout.max(Duration::from_millis(100)));
         self
     }
 
@@ -196,6 +212,16 @@ impl KafkaConfig {
     /// How long a silent member stays in its group.
     pub fn session_timeout(&self) -> Duration {
         self.session_timeout
+    }
+
+    /// How long a rebalance may go on before the member looks at its group.
+    pub fn rebalance_stall_timeout(&self) -> Duration {
+        self.stall_timeout.unwrap_or(self.session_timeout / 2)
+    }
+
+    /// The `client.id`.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// The producer's batch limit in records, if set.
@@ -281,6 +307,8 @@ impl KafkaConfig {
             .set("auto.commit.interval.ms", millis(self.commit_interval))
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
+            // The rebalance watchdog reads the group's join state from the statistics.
+            .set("statistics.interval.ms", "1000")
             .set("session.timeout.ms", millis(self.session_timeout))
             .set(
                 "heartbeat.interval.ms",
@@ -337,6 +365,19 @@ mod tests {
             Some("cooperative-sticky")
         );
         assert_eq!(config.get("group.id"), Some("g"));
+    }
+
+    #[test]
+    fn the_rebalance_watchdog_waits_half_a_session_by_default() {
+        let config = KafkaConfig::new("b:9092").with_session_timeout(Duration::from_secs(10));
+        assert_eq!(config.rebalance_stall_timeout(), Duration::from_secs(5));
+        let set = config.with_rebalance_stall_timeout(Duration::from_secs(2));
+        assert_eq!(set.rebalance_stall_timeout(), Duration::from_secs(2));
+        // The watchdog reads the join state from librdkafka's statistics.
+        assert_eq!(
+            set.consumer_config("g").get("statistics.interval.ms"),
+            Some("1000")
+        );
     }
 
     #[test]

@@ -39,6 +39,10 @@
 //!   and everything after it in its partition come again in order.
 //! - **No loss on rebalance or shutdown.** A revoke commits the acked offsets synchronously
 //!   before the partitions go; so does dropping a stream.
+//! - **A dead group leader does not stall the group.** A member whose rebalance does not
+//!   complete within [`KafkaConfig::rebalance_stall_timeout`] asks the coordinator who leads;
+//!   a recorded leader that is no longer a member (tansu 0.6 keeps it for good) is stood in
+//!   for once so that a live member leads. Apache Kafka needs and gets no repair.
 //! - **Idempotent appends.** `enable.idempotence=true` and `acks=all`: a retry inside the
 //!   client stores a record once, in order.
 //!
@@ -51,6 +55,7 @@ mod codec_props;
 mod config;
 mod consumer;
 mod context;
+mod coordinator;
 mod error;
 mod producer;
 

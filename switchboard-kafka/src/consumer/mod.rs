@@ -11,12 +11,15 @@
 //!   it and every later record of the partition come again in order; a dropped delivery is a
 //!   nack without delay;
 //! - the task polls librdkafka all the time, so rebalances are served while the reader is
-//!   busy; a full backlog pauses partitions instead.
+//!   busy; a full backlog pauses partitions instead;
+//! - a watchdog task looks at the group when a rebalance does not complete within the stall
+//!   timeout, and repairs a group whose recorded leader is gone (tansu 0.6).
 
 mod member;
 mod rebalance;
 mod stream;
 mod tracker;
+mod watchdog;
 
 use std::sync::Arc;
 
@@ -30,6 +33,7 @@ pub use stream::KafkaDeliveries;
 use self::{
     member::Member,
     rebalance::{MemberContext, Shared},
+    watchdog::Watchdog,
 };
 use crate::{KafkaConfig, error};
 
@@ -80,6 +84,12 @@ impl LogConsumer for KafkaConsumer {
         let (commands, received) = mpsc::unbounded_channel();
         let span = info_span!("kafka.member", %group);
         let prefetch = self.config.prefetch();
+        let watchdog = Watchdog::new(&self.config, group.as_str(), &names);
+        tokio::spawn(
+            watchdog
+                .run(Arc::downgrade(&shared))
+                .instrument(info_span!("kafka.watchdog", %group)),
+        );
         tokio::spawn(
             member::run(consumer, shared.clone(), received, out, prefetch).instrument(span),
         );

@@ -4,7 +4,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use rdkafka::{
@@ -12,6 +12,7 @@ use rdkafka::{
     config::RDKafkaLogLevel,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance},
     error::{KafkaError, KafkaResult},
+    statistics::Statistics,
     types::RDKafkaErrorCode,
 };
 use switchboard_core::{Group, Topic};
@@ -28,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) leave_timeout: Duration,
     tracker: Mutex<Tracker>,
     topics: HashMap<String, Topic>,
+    /// Since when librdkafka has been in a rebalance (joining or syncing), from its statistics.
+    unsettled_since: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -36,6 +39,7 @@ impl Shared {
             group,
             leave_timeout,
             tracker: Mutex::default(),
+            unsettled_since: Mutex::default(),
             topics: topics
                 .iter()
                 .map(|t| (t.as_str().to_owned(), t.clone()))
@@ -44,9 +48,29 @@ impl Shared {
     }
 
     pub(crate) fn tracker(&self) -> MutexGuard<'_, Tracker> {
-        self.tracker
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.tracker)
+    }
+
+    /// Notes librdkafka's group join state (`steady` once a rebalance is complete).
+    fn note_join_state(&self, join_state: &str) {
+        let mut since = lock(&self.unsettled_since);
+        if join_state == "steady" {
+            *since = None;
+        } else {
+            since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// How long the member has been in a rebalance that has not completed, if it is in one.
+    pub(crate) fn unsettled_for(&self) -> Option<Duration> {
+        lock(&self.unsettled_since).map(|since| since.elapsed())
+    }
+
+    /// Starts the rebalance clock again, after the group was looked at.
+    pub(crate) fn restart_unsettled_clock(&self) {
+        if let Some(since) = lock(&self.unsettled_since).as_mut() {
+            *since = Instant::now();
+        }
     }
 
     /// Our partition key for a partition librdkafka names.
@@ -78,6 +102,12 @@ impl Shared {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The consumer context of one group member.
 pub(crate) struct MemberContext {
     pub(crate) shared: Arc<Shared>,
@@ -100,6 +130,12 @@ impl ClientContext for MemberContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         context::client_error(&error, reason);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        if let Some(group) = statistics.cgrp {
+            self.shared.note_join_state(&group.join_state);
+        }
     }
 }
 
