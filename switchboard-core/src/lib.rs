@@ -52,11 +52,13 @@
 pub mod announce;
 pub mod consume;
 mod envelope;
+mod erased;
 mod error;
 pub mod firehose;
 pub mod forward;
 pub mod header;
 pub mod kv;
+pub mod lagging;
 pub mod layer;
 pub mod log;
 pub mod mem;

@@ -14,11 +14,11 @@
 //!   later messages of that partition that were not acked yet come again after it, so per-key
 //!   order holds across redeliveries.
 
-use std::{fmt, future::Future, sync::Arc, time::Duration};
+use std::{fmt, future::Future, time::Duration};
 
-use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::BoxStream};
+use futures::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
 
-use crate::{Envelope, Group, Result, Topic};
+use crate::{Envelope, Group, Result, Topic, erased::dyn_twin};
 
 /// Where a message landed: its partition and offset (JetStream: partition 0 and the stream
 /// sequence).
@@ -156,77 +156,18 @@ impl fmt::Debug for Delivery {
 /// A boxed delivery stream, as returned by [`DynLogConsumer`].
 pub type BoxDeliveryStream = BoxStream<'static, Result<Delivery>>;
 
-trait ErasedLogProducer: Send + Sync {
-    fn append(&self, msg: Envelope) -> BoxFuture<'_, Result<Position>>;
-}
-
-impl<P: LogProducer> ErasedLogProducer for P {
-    fn append(&self, msg: Envelope) -> BoxFuture<'_, Result<Position>> {
-        LogProducer::append(self, msg).boxed()
+dyn_twin! {
+    /// A type-erased [`LogProducer`].
+    pub struct DynLogProducer: LogProducer via ErasedLogProducer {
+        fn append(&self, msg: Envelope) -> Result<Position>;
     }
 }
 
-trait ErasedLogConsumer: Send + Sync {
-    fn join<'a>(
-        &'a self,
-        group: &'a Group,
-        topics: &'a [Topic],
-    ) -> BoxFuture<'a, Result<BoxDeliveryStream>>;
-}
-
-impl<C: LogConsumer> ErasedLogConsumer for C {
-    fn join<'a>(
-        &'a self,
-        group: &'a Group,
-        topics: &'a [Topic],
-    ) -> BoxFuture<'a, Result<BoxDeliveryStream>> {
-        Box::pin(async move { Ok(LogConsumer::join(self, group, topics).await?.boxed()) })
-    }
-}
-
-/// A type-erased [`LogProducer`].
-#[derive(Clone)]
-pub struct DynLogProducer(Arc<dyn ErasedLogProducer>);
-
-impl DynLogProducer {
-    /// Erases the type of `producer`.
-    pub fn new(producer: impl LogProducer + 'static) -> Self {
-        DynLogProducer(Arc::new(producer))
-    }
-}
-
-impl LogProducer for DynLogProducer {
-    fn append(&self, msg: Envelope) -> impl Future<Output = Result<Position>> + Send {
-        self.0.append(msg)
-    }
-}
-
-/// A type-erased [`LogConsumer`].
-#[derive(Clone)]
-pub struct DynLogConsumer(Arc<dyn ErasedLogConsumer>);
-
-impl DynLogConsumer {
-    /// Erases the type of `consumer`.
-    pub fn new(consumer: impl LogConsumer + 'static) -> Self {
-        DynLogConsumer(Arc::new(consumer))
-    }
-}
-
-impl LogConsumer for DynLogConsumer {
-    type Stream = BoxDeliveryStream;
-    async fn join(&self, group: &Group, topics: &[Topic]) -> Result<Self::Stream> {
-        self.0.join(group, topics).await
-    }
-}
-
-impl fmt::Debug for DynLogProducer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DynLogProducer")
-    }
-}
-
-impl fmt::Debug for DynLogConsumer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DynLogConsumer")
+dyn_twin! {
+    /// A type-erased [`LogConsumer`].
+    pub struct DynLogConsumer: LogConsumer via ErasedLogConsumer {
+        type Stream = BoxDeliveryStream;
+        fn join<'g, 't>(&self, group: &'g Group, topics: &'t [Topic]) -> Result<BoxDeliveryStream>
+            => |stream: Result<_>| stream.map(StreamExt::boxed);
     }
 }
