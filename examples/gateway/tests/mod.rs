@@ -26,7 +26,10 @@ use tower::ServiceExt;
 
 use crate::{
     common::{
-        backends::Backends, gateway_config::LimitsConfig, health::Health, services,
+        backends::{Backends, BackendsExt},
+        gateway_config::LimitsConfig,
+        health::Health,
+        services,
         shutdown::Shutdown,
     },
     routes,
