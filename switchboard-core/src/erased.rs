@@ -16,12 +16,12 @@ macro_rules! dyn_twin {
         $(#[$meta:meta])*
         pub struct $dyn:ident: $trait:ident via $erased:ident $(, impl $by_hand:ident)? {
             $(type $assoc:ident = $assoc_ty:ty;)*
-            $(sync fn $get:ident(&self) -> &$get_ty:ty;)*
+            $(sync fn $get:ident(&self) -> $get_ty:ty;)*
             $(fn $m:ident $(<$($lt:lifetime),*>)? (&self $(, $arg:ident: $ty:ty)*) -> $ret:ty $(=> $map:expr)?;)*
         }
     ) => {
         trait $erased: Send + Sync {
-            $(fn $get(&self) -> &$get_ty;)*
+            $(fn $get(&self) -> $get_ty;)*
             $(
                 fn $m<'erased $($(, $lt: 'erased)*)?>(&'erased self $(, $arg: $ty)*)
                     -> futures::future::BoxFuture<'erased, $ret>;
@@ -29,7 +29,7 @@ macro_rules! dyn_twin {
         }
 
         impl<T: $trait> $erased for T {
-            $(fn $get(&self) -> &$get_ty { $trait::$get(self) })*
+            $(fn $get(&self) -> $get_ty { $trait::$get(self) })*
             $(
                 fn $m<'erased $($(, $lt: 'erased)*)?>(&'erased self $(, $arg: $ty)*)
                     -> futures::future::BoxFuture<'erased, $ret> {
@@ -61,7 +61,7 @@ macro_rules! dyn_twin {
 
         $crate::erased::dyn_twin!(@impl $($by_hand)? $dyn: $trait {
             $(type $assoc = $assoc_ty;)*
-            $(sync fn $get(&self) -> &$get_ty;)*
+            $(sync fn $get(&self) -> $get_ty;)*
             $(fn $m $(<$($lt),*>)? (&self $(, $arg: $ty)*) -> $ret;)*
         });
     };
@@ -70,12 +70,12 @@ macro_rules! dyn_twin {
 
     (@impl $dyn:ident: $trait:ident {
         $(type $assoc:ident = $assoc_ty:ty;)*
-        $(sync fn $get:ident(&self) -> &$get_ty:ty;)*
+        $(sync fn $get:ident(&self) -> $get_ty:ty;)*
         $(fn $m:ident $(<$($lt:lifetime),*>)? (&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*
     }) => {
         impl $trait for $dyn {
             $(type $assoc = $assoc_ty;)*
-            $(fn $get(&self) -> &$get_ty { self.0.$get() })*
+            $(fn $get(&self) -> $get_ty { self.0.$get() })*
             $(
                 // The async block captures each argument's lifetime on its own; the erased
                 // future lives for the shortest of them.

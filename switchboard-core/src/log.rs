@@ -10,9 +10,15 @@
 //!   dropped without ack or nack counts as a nack without delay; deliveries still unacked when
 //!   their consumer stream is dropped go to the group's next member. So a message can arrive
 //!   more than once (check [`Delivery::attempt`]) but is never lost while the log holds it.
-//! - A nack rewinds its partition to the nacked message, as a Kafka consumer seeks back:
-//!   later messages of that partition that were not acked yet come again after it, so per-key
-//!   order holds across redeliveries.
+//! - One member sees the messages of one key in the order they were appended.
+//!
+//! What differs between backends is stated by each in [`LogCapabilities`] and checked by the
+//! conformance kit: the promised guarantee where a backend states it, the weaker one otherwise.
+//!
+//! | capability | promised | otherwise |
+//! |---|---|---|
+//! | [`rewind_on_nack`](LogCapabilities::rewind_on_nack) | a nack rewinds its partition to the nacked message, as a Kafka consumer seeks back: later messages of that partition not acked yet come again after it, so per-key order holds across redeliveries | the nacked message alone comes back later; the others go on |
+//! | [`per_key_order_multi_member`](LogCapabilities::per_key_order_multi_member) | with several members in a group, each key's messages go to one member, in order (partitions are assigned to one member each) | members share every partition: a key's messages may be split between members |
 
 use std::{fmt, future::Future, time::Duration};
 
@@ -44,8 +50,35 @@ pub trait LogProducer: Send + Sync {
     fn append(&self, msg: Envelope) -> impl Future<Output = Result<Position>> + Send;
 }
 
+/// The ordering guarantees a durable log gives beyond at-least-once; see the
+/// [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[non_exhaustive]
+pub struct LogCapabilities {
+    /// A nack rewinds its partition: later unacked messages come again after the nacked one.
+    pub rewind_on_nack: bool,
+    /// Several members of one group keep each key's order (one member per partition).
+    pub per_key_order_multi_member: bool,
+}
+
+impl LogCapabilities {
+    /// At-least-once and nothing more: the contract every backend keeps.
+    pub const AT_LEAST_ONCE: LogCapabilities = LogCapabilities {
+        rewind_on_nack: false,
+        per_key_order_multi_member: false,
+    };
+    /// Partitioned like Kafka: nacks rewind, and a key belongs to one member.
+    pub const PARTITIONED: LogCapabilities = LogCapabilities {
+        rewind_on_nack: true,
+        per_key_order_multi_member: true,
+    };
+}
+
 /// Joins consumer groups.
 pub trait LogConsumer: Send + Sync {
+    /// What this log guarantees beyond at-least-once.
+    fn capabilities(&self) -> LogCapabilities;
+
     /// The deliveries of one group member.
     type Stream: Stream<Item = Result<Delivery>> + Send + Unpin + 'static;
 
@@ -167,6 +200,7 @@ dyn_twin! {
     /// A type-erased [`LogConsumer`].
     pub struct DynLogConsumer: LogConsumer via ErasedLogConsumer {
         type Stream = BoxDeliveryStream;
+        sync fn capabilities(&self) -> LogCapabilities;
         fn join<'g, 't>(&self, group: &'g Group, topics: &'t [Topic]) -> Result<BoxDeliveryStream>
             => |stream: Result<_>| stream.map(StreamExt::boxed);
     }
