@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | NATS request/reply | [`EchoService`], [`serve_echo`] | answers `switchboard.page.request` with an [`EchoReply`] and emits a firehose event per reply |
 //! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor`, caches `last:<topic>`, stores the event idempotently, publishes a [`ProcessedRecord`] to `switchboard.processed`, then acks |
+//! | AsyncAPI | [`asyncapi::AsyncApi`] | an AsyncAPI 3.0 document of the channels, from the same constants and types |
 //! | firehose | [`Flow`] | names the flow of each firehose event (`postgres`, `redis`, `nats`, `websocket`, `kafka`, `system`) |
 //!
 //! ```
@@ -29,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod asyncapi;
 mod flow;
 mod notifier;
 mod processor;

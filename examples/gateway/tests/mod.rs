@@ -1,6 +1,7 @@
 //! HTTP-level tests of every route, through `tower::ServiceExt::oneshot` on the in-memory
 //! transports, including each route's error cases.
 
+mod asyncapi;
 mod events;
 mod kafka;
 mod nats;
