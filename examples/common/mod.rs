@@ -5,7 +5,6 @@ pub(crate) mod backends;
 pub(crate) mod check_config;
 pub(crate) mod config;
 pub(crate) mod config_keys;
-pub(crate) mod connect;
 pub(crate) mod gateway_config;
 pub(crate) mod health;
 pub(crate) mod server;

@@ -1,7 +1,7 @@
 //! Starting the notifier and processor flows, as their own binaries or inside the gateway.
 
 use serde_json::json;
-use switchboard_core::{Firehose, Group, Result, Serving, Subject};
+use switchboard_core::{Firehose, Group, Namespace, Result, Serving, Subject};
 use switchboard_flows::{
     self as flows, CACHE_NAMESPACE, EVENTS_TOPIC, Flow, Processor, ProcessorConfig,
 };
@@ -39,7 +39,9 @@ pub(crate) fn spawn_processor(
         Firehose::DEFAULT_CAPACITY,
     );
     let processor = Processor::new(
-        backends.kv.namespace(CACHE_NAMESPACE),
+        backends
+            .kv
+            .namespace(Namespace::new(CACHE_NAMESPACE).expect("valid namespace")),
         backends.store.store.clone(),
         backends.bus.publisher.clone(),
         firehose.clone(),

@@ -28,7 +28,7 @@ mod views;
 mod tests;
 
 use common::{
-    backends::{Backends, Needs},
+    backends::{self, BackendsExt, Needs},
     config::Config,
     health::Health,
     server, services,
@@ -49,7 +49,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("gateway", 8080)?;
     telemetry::init(config.env);
-    let backends = Backends::connect(&config, Needs::ALL).await?;
+    let backends = backends::connect(&config, Needs::ALL).await?;
     backends.log_flows(
         "gateway",
         &[

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use switchboard_core::{
     DynEventStore, DynKeyValue, DynLogProducer, DynPublisher, DynRequester, DynSubscriber,
-    Firehose,
+    Firehose, Namespace,
     announce::{Announcing, DynAnnounceInsert},
     forward::Publish,
 };
@@ -80,9 +80,11 @@ impl AppState {
                     Publish(backends.bus.publisher.clone()),
                 )),
             },
-            kv: backends.kv.namespace(WEB_NAMESPACE),
-            redis_publisher: backends.redis_pubsub.publisher.clone(),
-            redis_subscriber: backends.redis_pubsub.subscriber.clone(),
+            kv: backends
+                .kv
+                .namespace(Namespace::new(WEB_NAMESPACE).expect("valid namespace")),
+            redis_publisher: backends.pubsub.publisher.clone(),
+            redis_subscriber: backends.pubsub.subscriber.clone(),
             bus_subscriber: backends.bus.subscriber.clone(),
             requester: backends.bus.requester.clone(),
             producer: backends.log.producer.clone(),

@@ -10,7 +10,7 @@ mod common;
 
 use axum::{Router, routing::get};
 use common::{
-    backends::{Backends, Needs},
+    backends::{self, BackendsExt, Needs},
     config::Config,
     health,
     health::Health,
@@ -30,7 +30,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("notifier", 8081)?;
     telemetry::init(config.env);
-    let backends = Backends::connect(
+    let backends = backends::connect(
         &config,
         Needs {
             nats: true,

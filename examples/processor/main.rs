@@ -13,7 +13,7 @@ mod common;
 
 use axum::{Router, routing::get};
 use common::{
-    backends::{Backends, Needs},
+    backends::{self, BackendsExt, Needs},
     config::Config,
     health,
     health::Health,
@@ -33,7 +33,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("processor", 8082)?;
     telemetry::init(config.env);
-    let backends = Backends::connect(&config, Needs::ALL).await?;
+    let backends = backends::connect(&config, Needs::ALL).await?;
     backends.log_flows(
         "processor",
         &["kafka", "postgres", "redis", "nats", "firehose"],

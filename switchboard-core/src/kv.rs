@@ -10,12 +10,11 @@
 //! - A TTL is counted in whole milliseconds, rounded up (a zero TTL lives one millisecond);
 //!   one longer than [`MAX_TTL`] is [`InvalidInput::OutOfRange`].
 
-use std::{fmt, future::Future, sync::Arc, time::Duration};
+use std::{future::Future, time::Duration};
 
 use bytes::Bytes;
-use futures::{FutureExt, future::BoxFuture};
 
-use crate::{InvalidInput, Key, Namespace, Result};
+use crate::{InvalidInput, Key, Namespace, Result, erased::dyn_twin};
 
 /// The longest TTL accepted: about 100 years.
 pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -58,75 +57,13 @@ pub trait KeyValue: Send + Sync {
     fn ttl(&self, key: &Key) -> impl Future<Output = Result<Option<Option<Duration>>>> + Send;
 }
 
-trait ErasedKeyValue: Send + Sync {
-    fn namespace(&self) -> &Namespace;
-    fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Bytes>>>;
-    fn set<'a>(
-        &'a self,
-        key: &'a Key,
-        value: Bytes,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<()>>;
-    fn del<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<bool>>;
-    fn ttl<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Option<Duration>>>>;
-}
-
-impl<K: KeyValue> ErasedKeyValue for K {
-    fn namespace(&self) -> &Namespace {
-        KeyValue::namespace(self)
-    }
-    fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Bytes>>> {
-        KeyValue::get(self, key).boxed()
-    }
-    fn set<'a>(
-        &'a self,
-        key: &'a Key,
-        value: Bytes,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<()>> {
-        KeyValue::set(self, key, value, ttl).boxed()
-    }
-    fn del<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<bool>> {
-        KeyValue::del(self, key).boxed()
-    }
-    fn ttl<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Option<Duration>>>> {
-        KeyValue::ttl(self, key).boxed()
-    }
-}
-
-/// A type-erased [`KeyValue`].
-#[derive(Clone)]
-pub struct DynKeyValue(Arc<dyn ErasedKeyValue>);
-
-impl DynKeyValue {
-    /// Erases the type of `kv`.
-    pub fn new(kv: impl KeyValue + 'static) -> Self {
-        DynKeyValue(Arc::new(kv))
-    }
-}
-
-impl KeyValue for DynKeyValue {
-    fn namespace(&self) -> &Namespace {
-        self.0.namespace()
-    }
-    async fn get(&self, key: &Key) -> Result<Option<Bytes>> {
-        self.0.get(key).await
-    }
-    async fn set(&self, key: &Key, value: Bytes, ttl: Option<Duration>) -> Result<()> {
-        self.0.set(key, value, ttl).await
-    }
-    async fn del(&self, key: &Key) -> Result<bool> {
-        self.0.del(key).await
-    }
-    async fn ttl(&self, key: &Key) -> Result<Option<Option<Duration>>> {
-        self.0.ttl(key).await
-    }
-}
-
-impl fmt::Debug for DynKeyValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("DynKeyValue")
-            .field(self.0.namespace())
-            .finish()
+dyn_twin! {
+    /// A type-erased [`KeyValue`].
+    pub struct DynKeyValue: KeyValue via ErasedKeyValue {
+        sync fn namespace(&self) -> &Namespace;
+        fn get<'k>(&self, key: &'k Key) -> Result<Option<Bytes>>;
+        fn set<'k>(&self, key: &'k Key, value: Bytes, ttl: Option<Duration>) -> Result<()>;
+        fn del<'k>(&self, key: &'k Key) -> Result<bool>;
+        fn ttl<'k>(&self, key: &'k Key) -> Result<Option<Option<Duration>>>;
     }
 }

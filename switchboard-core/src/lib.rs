@@ -52,11 +52,13 @@
 pub mod announce;
 pub mod consume;
 mod envelope;
+mod erased;
 mod error;
 pub mod firehose;
 pub mod forward;
 pub mod header;
 pub mod kv;
+pub mod lagging;
 pub mod layer;
 pub mod log;
 pub mod mem;
@@ -73,8 +75,8 @@ pub use error::{BoxError, Error, ErrorKind, InvalidInput, Result, Transient, rep
 pub use firehose::{FIREHOSE_SUBJECT, Firehose, FirehoseEvent, FirehoseLayer};
 pub use kv::{DynKeyValue, KeyValue};
 pub use log::{
-    Acknowledge, Delivery, DynLogConsumer, DynLogProducer, LogConsumer, LogProducer, Position,
-    TopicAdmin,
+    Acknowledge, Delivery, DynLogConsumer, DynLogProducer, LogCapabilities, LogConsumer,
+    LogProducer, Position, TopicAdmin,
 };
 pub use names::{Group, Key, Namespace, Pattern, Subject, Topic};
 pub use page::{PAGE_PREFIX, PagePattern, PageSubject};

@@ -10,15 +10,21 @@
 //!   dropped without ack or nack counts as a nack without delay; deliveries still unacked when
 //!   their consumer stream is dropped go to the group's next member. So a message can arrive
 //!   more than once (check [`Delivery::attempt`]) but is never lost while the log holds it.
-//! - A nack rewinds its partition to the nacked message, as a Kafka consumer seeks back:
-//!   later messages of that partition that were not acked yet come again after it, so per-key
-//!   order holds across redeliveries.
+//! - One member sees the messages of one key in the order they were appended.
+//!
+//! What differs between backends is stated by each in [`LogCapabilities`] and checked by the
+//! conformance kit: the promised guarantee where a backend states it, the weaker one otherwise.
+//!
+//! | capability | promised | otherwise |
+//! |---|---|---|
+//! | [`rewind_on_nack`](LogCapabilities::rewind_on_nack) | a nack rewinds its partition to the nacked message, as a Kafka consumer seeks back: later messages of that partition not acked yet come again after it, so per-key order holds across redeliveries | the nacked message alone comes back later; the others go on |
+//! | [`per_key_order_multi_member`](LogCapabilities::per_key_order_multi_member) | with several members in a group, each key's messages go to one member, in order (partitions are assigned to one member each) | members share every partition: a key's messages may be split between members |
 
-use std::{fmt, future::Future, sync::Arc, time::Duration};
+use std::{fmt, future::Future, time::Duration};
 
-use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::BoxStream};
+use futures::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
 
-use crate::{Envelope, Group, Result, Topic};
+use crate::{Envelope, Group, Result, Topic, erased::dyn_twin};
 
 /// Where a message landed: its partition and offset (JetStream: partition 0 and the stream
 /// sequence).
@@ -44,8 +50,35 @@ pub trait LogProducer: Send + Sync {
     fn append(&self, msg: Envelope) -> impl Future<Output = Result<Position>> + Send;
 }
 
+/// The ordering guarantees a durable log gives beyond at-least-once; see the
+/// [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[non_exhaustive]
+pub struct LogCapabilities {
+    /// A nack rewinds its partition: later unacked messages come again after the nacked one.
+    pub rewind_on_nack: bool,
+    /// Several members of one group keep each key's order (one member per partition).
+    pub per_key_order_multi_member: bool,
+}
+
+impl LogCapabilities {
+    /// At-least-once and nothing more: the contract every backend keeps.
+    pub const AT_LEAST_ONCE: LogCapabilities = LogCapabilities {
+        rewind_on_nack: false,
+        per_key_order_multi_member: false,
+    };
+    /// Partitioned like Kafka: nacks rewind, and a key belongs to one member.
+    pub const PARTITIONED: LogCapabilities = LogCapabilities {
+        rewind_on_nack: true,
+        per_key_order_multi_member: true,
+    };
+}
+
 /// Joins consumer groups.
 pub trait LogConsumer: Send + Sync {
+    /// What this log guarantees beyond at-least-once.
+    fn capabilities(&self) -> LogCapabilities;
+
     /// The deliveries of one group member.
     type Stream: Stream<Item = Result<Delivery>> + Send + Unpin + 'static;
 
@@ -156,77 +189,19 @@ impl fmt::Debug for Delivery {
 /// A boxed delivery stream, as returned by [`DynLogConsumer`].
 pub type BoxDeliveryStream = BoxStream<'static, Result<Delivery>>;
 
-trait ErasedLogProducer: Send + Sync {
-    fn append(&self, msg: Envelope) -> BoxFuture<'_, Result<Position>>;
-}
-
-impl<P: LogProducer> ErasedLogProducer for P {
-    fn append(&self, msg: Envelope) -> BoxFuture<'_, Result<Position>> {
-        LogProducer::append(self, msg).boxed()
+dyn_twin! {
+    /// A type-erased [`LogProducer`].
+    pub struct DynLogProducer: LogProducer via ErasedLogProducer {
+        fn append(&self, msg: Envelope) -> Result<Position>;
     }
 }
 
-trait ErasedLogConsumer: Send + Sync {
-    fn join<'a>(
-        &'a self,
-        group: &'a Group,
-        topics: &'a [Topic],
-    ) -> BoxFuture<'a, Result<BoxDeliveryStream>>;
-}
-
-impl<C: LogConsumer> ErasedLogConsumer for C {
-    fn join<'a>(
-        &'a self,
-        group: &'a Group,
-        topics: &'a [Topic],
-    ) -> BoxFuture<'a, Result<BoxDeliveryStream>> {
-        Box::pin(async move { Ok(LogConsumer::join(self, group, topics).await?.boxed()) })
-    }
-}
-
-/// A type-erased [`LogProducer`].
-#[derive(Clone)]
-pub struct DynLogProducer(Arc<dyn ErasedLogProducer>);
-
-impl DynLogProducer {
-    /// Erases the type of `producer`.
-    pub fn new(producer: impl LogProducer + 'static) -> Self {
-        DynLogProducer(Arc::new(producer))
-    }
-}
-
-impl LogProducer for DynLogProducer {
-    fn append(&self, msg: Envelope) -> impl Future<Output = Result<Position>> + Send {
-        self.0.append(msg)
-    }
-}
-
-/// A type-erased [`LogConsumer`].
-#[derive(Clone)]
-pub struct DynLogConsumer(Arc<dyn ErasedLogConsumer>);
-
-impl DynLogConsumer {
-    /// Erases the type of `consumer`.
-    pub fn new(consumer: impl LogConsumer + 'static) -> Self {
-        DynLogConsumer(Arc::new(consumer))
-    }
-}
-
-impl LogConsumer for DynLogConsumer {
-    type Stream = BoxDeliveryStream;
-    async fn join(&self, group: &Group, topics: &[Topic]) -> Result<Self::Stream> {
-        self.0.join(group, topics).await
-    }
-}
-
-impl fmt::Debug for DynLogProducer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DynLogProducer")
-    }
-}
-
-impl fmt::Debug for DynLogConsumer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DynLogConsumer")
+dyn_twin! {
+    /// A type-erased [`LogConsumer`].
+    pub struct DynLogConsumer: LogConsumer via ErasedLogConsumer {
+        type Stream = BoxDeliveryStream;
+        sync fn capabilities(&self) -> LogCapabilities;
+        fn join<'g, 't>(&self, group: &'g Group, topics: &'t [Topic]) -> Result<BoxDeliveryStream>
+            => |stream: Result<_>| stream.map(StreamExt::boxed);
     }
 }

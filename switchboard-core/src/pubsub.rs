@@ -13,9 +13,9 @@
 
 use std::{future::Future, sync::Arc};
 
-use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::BoxStream};
+use futures::{Stream, StreamExt, stream::BoxStream};
 
-use crate::{Envelope, Pattern, Result};
+use crate::{Envelope, Pattern, Result, erased::dyn_twin};
 
 /// Publishes messages to subjects.
 pub trait Publisher: Send + Sync {
@@ -50,69 +50,18 @@ impl<S: Subscriber + ?Sized> Subscriber for Arc<S> {
 /// A boxed subscription stream, as returned by [`DynSubscriber`].
 pub type BoxMessageStream = BoxStream<'static, Result<Envelope>>;
 
-trait ErasedPublisher: Send + Sync {
-    fn publish(&self, msg: Envelope) -> BoxFuture<'_, Result<()>>;
-}
-
-impl<P: Publisher> ErasedPublisher for P {
-    fn publish(&self, msg: Envelope) -> BoxFuture<'_, Result<()>> {
-        Publisher::publish(self, msg).boxed()
+dyn_twin! {
+    /// A type-erased [`Publisher`], for choosing the backend at run time.
+    pub struct DynPublisher: Publisher via ErasedPublisher {
+        fn publish(&self, msg: Envelope) -> Result<()>;
     }
 }
 
-trait ErasedSubscriber: Send + Sync {
-    fn subscribe<'a>(&'a self, pattern: &'a Pattern) -> BoxFuture<'a, Result<BoxMessageStream>>;
-}
-
-impl<S: Subscriber> ErasedSubscriber for S {
-    fn subscribe<'a>(&'a self, pattern: &'a Pattern) -> BoxFuture<'a, Result<BoxMessageStream>> {
-        Box::pin(async move { Ok(Subscriber::subscribe(self, pattern).await?.boxed()) })
-    }
-}
-
-/// A type-erased [`Publisher`], for choosing the backend at run time.
-#[derive(Clone)]
-pub struct DynPublisher(Arc<dyn ErasedPublisher>);
-
-impl DynPublisher {
-    /// Erases the type of `publisher`.
-    pub fn new(publisher: impl Publisher + 'static) -> Self {
-        DynPublisher(Arc::new(publisher))
-    }
-}
-
-impl Publisher for DynPublisher {
-    fn publish(&self, msg: Envelope) -> impl Future<Output = Result<()>> + Send {
-        self.0.publish(msg)
-    }
-}
-
-/// A type-erased [`Subscriber`], for choosing the backend at run time.
-#[derive(Clone)]
-pub struct DynSubscriber(Arc<dyn ErasedSubscriber>);
-
-impl DynSubscriber {
-    /// Erases the type of `subscriber`.
-    pub fn new(subscriber: impl Subscriber + 'static) -> Self {
-        DynSubscriber(Arc::new(subscriber))
-    }
-}
-
-impl Subscriber for DynSubscriber {
-    type Stream = BoxMessageStream;
-    async fn subscribe(&self, pattern: &Pattern) -> Result<Self::Stream> {
-        self.0.subscribe(pattern).await
-    }
-}
-
-impl std::fmt::Debug for DynPublisher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DynPublisher")
-    }
-}
-
-impl std::fmt::Debug for DynSubscriber {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DynSubscriber")
+dyn_twin! {
+    /// A type-erased [`Subscriber`], for choosing the backend at run time.
+    pub struct DynSubscriber: Subscriber via ErasedSubscriber {
+        type Stream = BoxMessageStream;
+        fn subscribe<'p>(&self, pattern: &'p Pattern) -> Result<BoxMessageStream>
+            => |stream: Result<_>| stream.map(StreamExt::boxed);
     }
 }

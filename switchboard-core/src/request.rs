@@ -22,7 +22,7 @@ use bytes::Bytes;
 use futures::{FutureExt, future::BoxFuture};
 use tower::{Service, ServiceExt, util::BoxCloneService};
 
-use crate::{BoxError, Envelope, Error, Group, Headers, Result, Subject};
+use crate::{BoxError, Envelope, Error, Group, Headers, Result, Subject, erased::dyn_twin};
 
 /// Header a responder sets when its service failed; the value is the error message.
 pub const ERROR_HEADER: &str = "switchboard-error";
@@ -202,65 +202,22 @@ impl<R: Requester + 'static> Service<Envelope> for RequestService<R> {
 /// A boxed service a [`DynResponder`] serves.
 pub type BoxResponderService = BoxCloneService<Envelope, Bytes, BoxError>;
 
-trait ErasedRequester: Send + Sync {
-    fn request(&self, msg: Envelope, timeout: Duration) -> BoxFuture<'_, Result<Reply>>;
-}
-
-impl<R: Requester> ErasedRequester for R {
-    fn request(&self, msg: Envelope, timeout: Duration) -> BoxFuture<'_, Result<Reply>> {
-        Requester::request(self, msg, timeout).boxed()
+dyn_twin! {
+    /// A type-erased [`Requester`].
+    pub struct DynRequester: Requester via ErasedRequester {
+        fn request(&self, msg: Envelope, timeout: Duration) -> Result<Reply>;
     }
 }
 
-trait ErasedResponder: Send + Sync {
-    fn serve<'a>(
-        &'a self,
-        subject: &'a Subject,
-        group: Option<&'a Group>,
-        svc: BoxResponderService,
-    ) -> BoxFuture<'a, Result<Serving>>;
-}
-
-impl<R: Responder> ErasedResponder for R {
-    fn serve<'a>(
-        &'a self,
-        subject: &'a Subject,
-        group: Option<&'a Group>,
-        svc: BoxResponderService,
-    ) -> BoxFuture<'a, Result<Serving>> {
-        Responder::serve(self, subject, group, svc).boxed()
-    }
-}
-
-/// A type-erased [`Requester`].
-#[derive(Clone)]
-pub struct DynRequester(Arc<dyn ErasedRequester>);
-
-impl DynRequester {
-    /// Erases the type of `requester`.
-    pub fn new(requester: impl Requester + 'static) -> Self {
-        DynRequester(Arc::new(requester))
-    }
-}
-
-impl Requester for DynRequester {
-    fn request(
-        &self,
-        msg: Envelope,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<Reply>> + Send {
-        self.0.request(msg, timeout)
-    }
-}
-
-/// A type-erased [`Responder`].
-#[derive(Clone)]
-pub struct DynResponder(Arc<dyn ErasedResponder>);
-
-impl DynResponder {
-    /// Erases the type of `responder`.
-    pub fn new(responder: impl Responder + 'static) -> Self {
-        DynResponder(Arc::new(responder))
+dyn_twin! {
+    /// A type-erased [`Responder`]; it boxes the service it serves.
+    pub struct DynResponder: Responder via ErasedResponder, impl by_hand {
+        fn serve<'s, 'g>(
+            &self,
+            subject: &'s Subject,
+            group: Option<&'g Group>,
+            svc: BoxResponderService
+        ) -> Result<Serving>;
     }
 }
 
@@ -278,17 +235,5 @@ impl Responder for DynResponder {
     {
         let svc = BoxCloneService::new(svc.map_err(Into::into));
         async move { self.0.serve(subject, group, svc).await }
-    }
-}
-
-impl std::fmt::Debug for DynRequester {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DynRequester")
-    }
-}
-
-impl std::fmt::Debug for DynResponder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DynResponder")
     }
 }

@@ -10,14 +10,13 @@
 //! - An insert carrying an idempotency key that is already stored adds nothing and returns the
 //!   existing id with `created: false`: an at-least-once consumer writes each event once.
 
-use std::{fmt, future::Future, str::FromStr, sync::Arc};
+use std::{fmt, future::Future, str::FromStr};
 
 use chrono::{DateTime, Utc};
-use futures::{FutureExt, future::BoxFuture};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{InvalidInput, Result};
+use crate::{InvalidInput, Result, erased::dyn_twin};
 
 /// The largest page [`EventStore::page`] returns; larger requests are capped to it.
 pub const MAX_PAGE_SIZE: u16 = 100;
@@ -266,71 +265,14 @@ pub trait EventStore: Send + Sync {
     }
 }
 
-trait ErasedEventStore: Send + Sync {
-    fn insert(&self, event: NewEvent) -> BoxFuture<'_, Result<Inserted>>;
-    fn insert_many(&self, events: Vec<NewEvent>) -> BoxFuture<'_, Result<Vec<Inserted>>>;
-    fn get(&self, id: EventId) -> BoxFuture<'_, Result<Option<Event>>>;
-    fn delete(&self, id: EventId) -> BoxFuture<'_, Result<bool>>;
-    fn page(&self, before: Option<Cursor>, limit: u16) -> BoxFuture<'_, Result<Page>>;
-}
-
-impl<S: EventStore> ErasedEventStore for S {
-    fn insert(&self, event: NewEvent) -> BoxFuture<'_, Result<Inserted>> {
-        EventStore::insert(self, event).boxed()
-    }
-    fn insert_many(&self, events: Vec<NewEvent>) -> BoxFuture<'_, Result<Vec<Inserted>>> {
-        EventStore::insert_many(self, events).boxed()
-    }
-    fn get(&self, id: EventId) -> BoxFuture<'_, Result<Option<Event>>> {
-        EventStore::get(self, id).boxed()
-    }
-    fn delete(&self, id: EventId) -> BoxFuture<'_, Result<bool>> {
-        EventStore::delete(self, id).boxed()
-    }
-    fn page(&self, before: Option<Cursor>, limit: u16) -> BoxFuture<'_, Result<Page>> {
-        EventStore::page(self, before, limit).boxed()
-    }
-}
-
-/// A type-erased [`EventStore`].
-#[derive(Clone)]
-pub struct DynEventStore(Arc<dyn ErasedEventStore>);
-
-impl DynEventStore {
-    /// Erases the type of `store`.
-    pub fn new(store: impl EventStore + 'static) -> Self {
-        DynEventStore(Arc::new(store))
-    }
-}
-
-impl EventStore for DynEventStore {
-    fn insert(&self, event: NewEvent) -> impl Future<Output = Result<Inserted>> + Send {
-        self.0.insert(event)
-    }
-    fn insert_many(
-        &self,
-        events: Vec<NewEvent>,
-    ) -> impl Future<Output = Result<Vec<Inserted>>> + Send {
-        self.0.insert_many(events)
-    }
-    fn get(&self, id: EventId) -> impl Future<Output = Result<Option<Event>>> + Send {
-        self.0.get(id)
-    }
-    fn delete(&self, id: EventId) -> impl Future<Output = Result<bool>> + Send {
-        self.0.delete(id)
-    }
-    fn page(
-        &self,
-        before: Option<Cursor>,
-        limit: u16,
-    ) -> impl Future<Output = Result<Page>> + Send {
-        self.0.page(before, limit)
-    }
-}
-
-impl fmt::Debug for DynEventStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DynEventStore")
+dyn_twin! {
+    /// A type-erased [`EventStore`].
+    pub struct DynEventStore: EventStore via ErasedEventStore {
+        fn insert(&self, event: NewEvent) -> Result<Inserted>;
+        fn insert_many(&self, events: Vec<NewEvent>) -> Result<Vec<Inserted>>;
+        fn get(&self, id: EventId) -> Result<Option<Event>>;
+        fn delete(&self, id: EventId) -> Result<bool>;
+        fn page(&self, before: Option<Cursor>, limit: u16) -> Result<Page>;
     }
 }
 

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | NATS request/reply | [`EchoService`], [`serve_echo`] | answers `switchboard.page.request` with an [`EchoReply`] and emits a firehose event per reply |
 //! | Kafka processing | [`Processor`] | consumes `switchboard.events` in group `processor` in batches, each partition in order (a [`BatchLayer`](switchboard_core::consume::BatchLayer) under the consumer [`Router`](switchboard_core::consume::Router)): caches `last:<topic>`, stores the batch idempotently with one `insert_many`, publishes a [`ProcessedRecord`] per record to `switchboard.processed`, then acks |
+//! | AsyncAPI | [`asyncapi::AsyncApi`] | an AsyncAPI 3.0 document of the channels, from the same constants and types |
 //! | firehose | [`Flow`] | names the flow of each firehose event (`postgres`, `redis`, `nats`, `websocket`, `kafka`, `system`) |
 //!
 //! ```
@@ -29,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod asyncapi;
 mod flow;
 mod notifier;
 mod processor;

@@ -1,18 +1,11 @@
 //! [`NatsBus`]: core NATS pub/sub.
 
-use std::{
-    pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    task::{Context, Poll},
-};
-
 use async_nats::Client;
-use futures::{Stream, StreamExt};
-use switchboard_core::{Envelope, Error, Pattern, Publisher, Result, Subscriber};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use futures::StreamExt;
+use switchboard_core::{
+    Envelope, Pattern, Publisher, Result, Subscriber,
+    lagging::{Lagging, LaggingSender, lagging_channel},
+};
 
 use crate::{NatsConfig, codec, error};
 
@@ -20,7 +13,7 @@ use crate::{NatsConfig, codec, error};
 #[derive(Clone, Copy, Debug)]
 pub struct BusConfig {
     /// Messages queued per subscription before it starts missing them (then it yields one
-    /// [`Error::Lagged`] saying how many it missed).
+    /// [`Error::Lagged`](switchboard_core::Error::Lagged) saying how many it missed).
     pub subscriber_capacity: usize,
     /// Requests one responder handles at once.
     pub responder_concurrency: usize,
@@ -102,22 +95,17 @@ impl Subscriber for NatsBus {
             .map_err(error::unavailable)?;
         // The server answers the flush after it processed the SUB: the subscription is active.
         self.client.flush().await.map_err(error::unavailable)?;
-        let (tx, rx) = mpsc::channel(self.config.subscriber_capacity.max(1));
-        let missed = Arc::new(AtomicU64::new(0));
-        tokio::spawn(pump(subscriber, tx, missed.clone()));
+        let (tx, rx) = lagging_channel(self.config.subscriber_capacity);
+        tokio::spawn(pump(subscriber, tx));
         tracing::debug!(subject = %pattern, "nats subscribed");
-        Ok(NatsSubscription { rx, missed })
+        Ok(rx)
     }
 }
 
 /// Moves messages from the client's subscription into this subscription's bounded queue,
 /// counting what does not fit. Ends when the subscription is dropped or the client closes;
 /// dropping the client subscription unsubscribes.
-async fn pump(
-    mut subscriber: async_nats::Subscriber,
-    tx: mpsc::Sender<Envelope>,
-    missed: Arc<AtomicU64>,
-) {
+async fn pump(mut subscriber: async_nats::Subscriber, tx: LaggingSender<Envelope>) {
     loop {
         let message = tokio::select! {
             message = subscriber.next() => message,
@@ -130,13 +118,11 @@ async fn pump(
             message.payload,
             &[],
         ) {
-            Ok(envelope) => match tx.try_send(envelope) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    missed.fetch_add(1, Ordering::Relaxed);
+            Ok(envelope) => {
+                if !tx.send(envelope) {
+                    break;
                 }
-                Err(TrySendError::Closed(_)) => break,
-            },
+            }
             Err(err) => tracing::debug!(
                 subject = %message.subject,
                 error = %err,
@@ -146,22 +132,6 @@ async fn pump(
     }
 }
 
-/// One [`NatsBus`] subscription. Yields [`Error::Lagged`] once after it missed messages;
-/// ends when the client is closed. Dropping it unsubscribes.
-#[derive(Debug)]
-pub struct NatsSubscription {
-    rx: mpsc::Receiver<Envelope>,
-    missed: Arc<AtomicU64>,
-}
-
-impl Stream for NatsSubscription {
-    type Item = Result<Envelope>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let missed = self.missed.swap(0, Ordering::Relaxed);
-        if missed > 0 {
-            return Poll::Ready(Some(Err(Error::Lagged { missed })));
-        }
-        self.rx.poll_recv(cx).map(|msg| msg.map(Ok))
-    }
-}
+/// One [`NatsBus`] subscription. Yields [`Error::Lagged`](switchboard_core::Error::Lagged)
+/// once after it missed messages; ends when the client is closed. Dropping it unsubscribes.
+pub type NatsSubscription = Lagging<Envelope>;

@@ -1,6 +1,7 @@
 //! Every route of the gateway, one module per flow.
 
 mod assets;
+mod asyncapi;
 pub(crate) mod events;
 mod firehose;
 mod health;
@@ -43,6 +44,7 @@ pub(crate) fn app(state: AppState, body_limit: usize) -> Router {
         .route("/firehose", get(pages::firehose))
         .route("/static/{file}", get(assets::serve))
         .route("/health", get(health::own))
+        .route("/asyncapi.json", get(asyncapi::serve))
         .route("/health/services", get(health::services))
         .route("/events", get(events::list).post(events::create))
         .route("/events/{id}", delete(events::remove))

@@ -1,6 +1,7 @@
 //! HTTP-level tests of every route, through `tower::ServiceExt::oneshot` on the in-memory
 //! transports, including each route's error cases.
 
+mod asyncapi;
 mod events;
 mod kafka;
 mod nats;
@@ -26,7 +27,10 @@ use tower::ServiceExt;
 
 use crate::{
     common::{
-        backends::Backends, gateway_config::LimitsConfig, health::Health, services,
+        backends::{Backends, BackendsExt},
+        gateway_config::LimitsConfig,
+        health::Health,
+        services,
         shutdown::Shutdown,
     },
     routes,

@@ -1,5 +1,5 @@
 use axum::http::StatusCode;
-use switchboard_core::{Key, KeyValue};
+use switchboard_core::{Key, KeyValue, Namespace};
 
 use super::{TestApp, assert_rejected, read_until};
 
@@ -54,8 +54,8 @@ async fn keys_stay_in_the_web_namespace() {
     app.post("/redis/set", "key=last%3Aswitchboard.events&value=spoof")
         .await;
     let key = Key::new("last:switchboard.events").unwrap();
-    let web = app.backends.kv.namespace("web");
-    let cache = app.backends.kv.namespace("cache");
+    let web = app.backends.kv.namespace(Namespace::new("web").unwrap());
+    let cache = app.backends.kv.namespace(Namespace::new("cache").unwrap());
     assert_eq!(web.get(&key).await.unwrap().as_deref(), Some(&b"spoof"[..]));
     assert!(cache.get(&key).await.unwrap().is_none());
 }
@@ -79,7 +79,7 @@ async fn bad_input_is_rejected_and_nothing_is_written() {
     assert!(
         app.backends
             .kv
-            .namespace("web")
+            .namespace(Namespace::new("web").unwrap())
             .get(&Key::new("k").unwrap())
             .await
             .unwrap()

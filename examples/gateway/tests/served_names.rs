@@ -27,7 +27,7 @@ async fn internal_subjects_and_foreign_channels_are_unreachable() {
     let mut redis_all = served
         .app
         .backends
-        .redis_pubsub
+        .pubsub
         .subscriber
         .subscribe(&switchboard_core::Pattern::new(">").unwrap())
         .await

@@ -2,23 +2,19 @@
 
 use std::{
     collections::HashMap,
-    pin::Pin,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    task::{Context, Poll},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
-use futures::Stream;
 use tokio::sync::{Semaphore, mpsc};
 use tower::Service;
 
 use crate::{
     BoxError, Envelope, Error, Group, Headers, Pattern, Publisher, Reply, Requester, Responder,
-    Result, Serving, Subject, Subscriber, request::answer,
+    Result, Serving, Subject, Subscriber,
+    lagging::{Lagging, LaggingSender, lagging_channel},
+    request::answer,
 };
 
 /// Bounds of a [`MemBus`].
@@ -47,8 +43,7 @@ impl Default for BusConfig {
 
 struct Subscription {
     pattern: Pattern,
-    tx: mpsc::Sender<Envelope>,
-    missed: Arc<AtomicU64>,
+    tx: LaggingSender<Envelope>,
 }
 
 type ReplyTx = mpsc::Sender<(Bytes, Headers)>;
@@ -115,22 +110,7 @@ impl MemBus {
 }
 
 /// One [`MemBus`] subscription. Yields [`Error::Lagged`] once after it missed messages.
-#[derive(Debug)]
-pub struct MemSubscription {
-    rx: mpsc::Receiver<Envelope>,
-    missed: Arc<AtomicU64>,
-}
-
-impl Stream for MemSubscription {
-    type Item = Result<Envelope>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let missed = self.missed.swap(0, Ordering::Relaxed);
-        if missed > 0 {
-            return Poll::Ready(Some(Err(Error::Lagged { missed })));
-        }
-        self.rx.poll_recv(cx).map(|msg| msg.map(Ok))
-    }
-}
+pub type MemSubscription = Lagging<Envelope>;
 
 impl Publisher for MemBus {
     async fn publish(&self, msg: Envelope) -> Result<()> {
@@ -142,9 +122,7 @@ impl Publisher for MemBus {
             .iter()
             .filter(|sub| sub.pattern.matches(msg.subject()))
         {
-            if sub.tx.try_send(msg.clone()).is_err() {
-                sub.missed.fetch_add(1, Ordering::Relaxed);
-            }
+            sub.tx.send(msg.clone());
         }
         Ok(())
     }
@@ -153,14 +131,12 @@ impl Publisher for MemBus {
 impl Subscriber for MemBus {
     type Stream = MemSubscription;
     async fn subscribe(&self, pattern: &Pattern) -> Result<MemSubscription> {
-        let (tx, rx) = mpsc::channel(self.config.subscriber_capacity.max(1));
-        let missed = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = lagging_channel(self.config.subscriber_capacity);
         self.registry().subscriptions.push(Subscription {
             pattern: pattern.clone(),
             tx,
-            missed: missed.clone(),
         });
-        Ok(MemSubscription { rx, missed })
+        Ok(rx)
     }
 }
 

@@ -13,8 +13,8 @@ use futures::{Future, Stream, future::BoxFuture};
 use tokio::time::{Instant, Sleep};
 
 use crate::{
-    Acknowledge, Delivery, Envelope, Group, LogConsumer, LogProducer, Position, Result, Topic,
-    TopicAdmin,
+    Acknowledge, Delivery, Envelope, Group, LogCapabilities, LogConsumer, LogProducer, Position,
+    Result, Topic, TopicAdmin,
 };
 
 /// Bounds and defaults of a [`MemLog`].
@@ -311,8 +311,18 @@ impl TopicAdmin for MemLog {
     }
 }
 
+impl MemLog {
+    /// What this log guarantees beyond at-least-once: a nack rewinds its partition; each partition
+    /// belongs to one member of the group.
+    pub const CAPABILITIES: LogCapabilities = LogCapabilities::PARTITIONED;
+}
+
 impl LogConsumer for MemLog {
     type Stream = MemDeliveries;
+
+    fn capabilities(&self) -> LogCapabilities {
+        Self::CAPABILITIES
+    }
 
     async fn join(&self, group: &Group, topics: &[Topic]) -> Result<MemDeliveries> {
         let mut state = self.inner.lock();

@@ -373,3 +373,160 @@ pub async fn groups_each_see_everything_members_split<F: LogFixture>(f: &F) {
         "the members together must see every message"
     );
 }
+
+/// After a nack, the rest of the partition. With
+/// [`rewind_on_nack`](crate::LogCapabilities::rewind_on_nack) every later message comes again
+/// after the nacked one, in order; otherwise each still arrives (nothing is lost).
+pub async fn nack_and_partition_order<F: LogFixture>(f: &F) {
+    const LATER: usize = 3;
+    let rewinds = f.consumer().capabilities().rewind_on_nack;
+    let names = Names::unique();
+    let topic = names.subject("rewind");
+    f.create_topic(&topic, 1).await;
+    let mut member = f
+        .consumer()
+        .join(&names.group("g"), std::slice::from_ref(&topic))
+        .await
+        .expect("join");
+    tokio::time::sleep(f.settle_time()).await;
+    append_all(f, &topic, 0..LATER + 1).await;
+    let wait = f.redelivery_timeout();
+    let first = next_ok(&mut member, wait, "the first delivery").await;
+    assert_eq!(number(&first), 0);
+    first.nack(Duration::ZERO).await.expect("nack");
+    // Deliveries that were on their way before the redelivery; a rewinding log sends them
+    // again after it, so they stay unsettled until the end.
+    let (mut before, mut held, mut after) = (Vec::new(), Vec::new(), Vec::new());
+    let mut redelivered = false;
+    let later = || 1..=LATER;
+    while !(redelivered && later().all(|n| after.contains(&n) || (!rewinds && before.contains(&n))))
+    {
+        let delivery = next_ok(&mut member, wait, "the partition after a nack").await;
+        let n = number(&delivery);
+        if redelivered {
+            after.push(n);
+            delivery.ack().await.expect("ack");
+        } else if n == 0 {
+            redelivered = true;
+            delivery.ack().await.expect("ack");
+        } else {
+            before.push(n);
+            if rewinds {
+                held.push(delivery);
+            } else {
+                delivery.ack().await.expect("ack");
+            }
+        }
+    }
+    for delivery in held {
+        delivery.ack().await.expect("ack");
+    }
+    if rewinds {
+        let mut firsts: Vec<usize> = Vec::new();
+        for n in after {
+            if !firsts.contains(&n) {
+                firsts.push(n);
+            }
+        }
+        assert_eq!(
+            firsts,
+            later().collect::<Vec<_>>(),
+            "after the nacked message comes back, the rest of its partition follows in order"
+        );
+    }
+}
+
+/// Two members of one group, keyed messages over four partitions. With
+/// [`per_key_order_multi_member`](crate::LogCapabilities::per_key_order_multi_member) each
+/// key's messages go to one member, in order; otherwise the members together see every one.
+pub async fn per_key_order_across_members<F: LogFixture>(f: &F) {
+    const KEYS: usize = 8;
+    const PER_KEY: usize = 25;
+    let strict = f.consumer().capabilities().per_key_order_multi_member;
+    let names = Names::unique();
+    let topic = names.subject("keyorder");
+    let group = names.group("g");
+    f.create_topic(&topic, 4).await;
+    type Seen = Arc<Mutex<Vec<(usize, String, usize)>>>;
+    let seen: Seen = Arc::default();
+    let mut tasks = Vec::new();
+    for member in 0..2 {
+        let mut stream = f
+            .consumer()
+            .join(&group, std::slice::from_ref(&topic))
+            .await
+            .expect("join");
+        let seen = seen.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(delivery) = stream.next().await {
+                let delivery = delivery.expect("delivery");
+                let key = delivery.envelope().key().expect("key kept").to_owned();
+                seen.lock().unwrap().push((member, key, number(&delivery)));
+                delivery.ack().await.expect("ack");
+            }
+        }));
+    }
+    tokio::time::sleep(f.settle_time()).await;
+    let producer = f.producer();
+    for i in 0..KEYS * PER_KEY {
+        producer
+            .append(numbered(
+                &topic,
+                Some(format!("key-{}", i % KEYS)),
+                i / KEYS,
+            ))
+            .await
+            .expect("append");
+    }
+    let complete = |seen: &[(usize, String, usize)]| {
+        let distinct: HashSet<(&str, usize)> = seen.iter().map(|(_, k, n)| (&**k, *n)).collect();
+        distinct.len() >= KEYS * PER_KEY
+    };
+    within(
+        Duration::from_secs(60),
+        "the group to receive every message",
+        async {
+            while !complete(&seen.lock().unwrap()) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        },
+    )
+    .await;
+    for task in tasks {
+        task.abort();
+    }
+    if !strict {
+        return;
+    }
+    let seen = seen.lock().unwrap();
+    for key in (0..KEYS).map(|k| format!("key-{k}")) {
+        let of_key: Vec<&(usize, String, usize)> =
+            seen.iter().filter(|(_, k, _)| *k == key).collect();
+        let members: HashSet<usize> = of_key.iter().map(|(m, _, _)| *m).collect();
+        assert_eq!(members.len(), 1, "{key} went to both members");
+        let order: Vec<usize> = of_key.iter().map(|(_, _, n)| *n).collect();
+        assert_eq!(
+            order,
+            (0..PER_KEY).collect::<Vec<_>>(),
+            "{key} out of order"
+        );
+    }
+}
+
+/// The capability table of `docs/conformance.md`: one row per `(backend, capabilities)`,
+/// `✅` where the backend promises (and the kit checks) the capability, `weaker` where the kit
+/// checks the weaker guarantee.
+pub fn capability_table(backends: &[(&str, crate::LogCapabilities)]) -> String {
+    let mark = |promised: bool| if promised { "✅" } else { "weaker" };
+    let mut table = String::from(
+        "| backend | `rewind_on_nack` | `per_key_order_multi_member` |\n|---|---|---|\n",
+    );
+    for (backend, caps) in backends {
+        table.push_str(&format!(
+            "| {backend} | {} | {} |\n",
+            mark(caps.rewind_on_nack),
+            mark(caps.per_key_order_multi_member)
+        ));
+    }
+    table
+}

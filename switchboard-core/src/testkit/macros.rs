@@ -79,6 +79,8 @@ macro_rules! log_conformance {
                     no_loss_across_consumer_restarts,
                     order_is_kept_per_key,
                     groups_each_see_everything_members_split,
+                    nack_and_partition_order,
+                    per_key_order_across_members,
                 ]
             );
         }

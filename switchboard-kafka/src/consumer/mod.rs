@@ -24,7 +24,7 @@ mod watchdog;
 use std::sync::Arc;
 
 use rdkafka::consumer::Consumer as _;
-use switchboard_core::{Error, Group, InvalidInput, LogConsumer, Result, Topic};
+use switchboard_core::{Error, Group, InvalidInput, LogCapabilities, LogConsumer, Result, Topic};
 use tokio::sync::mpsc;
 use tracing::{Instrument as _, info, info_span};
 
@@ -56,8 +56,18 @@ impl KafkaConsumer {
     }
 }
 
+impl KafkaConsumer {
+    /// What this log guarantees beyond at-least-once: a nack seeks its partition back; each
+    /// partition belongs to one member of the group.
+    pub const CAPABILITIES: LogCapabilities = LogCapabilities::PARTITIONED;
+}
+
 impl LogConsumer for KafkaConsumer {
     type Stream = KafkaDeliveries;
+
+    fn capabilities(&self) -> LogCapabilities {
+        Self::CAPABILITIES
+    }
 
     /// Joins `group` as a new member subscribed to `topics`. Returns at once; partitions are
     /// handed out by the group coordinator shortly after (a rebalance takes a few seconds).

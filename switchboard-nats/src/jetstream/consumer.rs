@@ -12,13 +12,26 @@ use async_nats::jetstream::{
     stream::ConsumerErrorKind,
 };
 use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::SelectAll};
-use switchboard_core::{Delivery, Error, Group, LogConsumer, Position, Result, Topic};
+use switchboard_core::{
+    Delivery, Error, Group, LogCapabilities, LogConsumer, Position, Result, Topic,
+};
 
 use super::{JetStreamLog, acker::JetStreamAcker};
 use crate::codec;
 
+impl JetStreamLog {
+    /// What this log guarantees beyond at-least-once: a nack redelivers the message alone after its
+    /// delay, and the members of a group pull from one durable consumer, so a key's messages may be
+    /// split between them.
+    pub const CAPABILITIES: LogCapabilities = LogCapabilities::AT_LEAST_ONCE;
+}
+
 impl LogConsumer for JetStreamLog {
     type Stream = JetStreamDeliveries;
+
+    fn capabilities(&self) -> LogCapabilities {
+        Self::CAPABILITIES
+    }
 
     /// Joins `group` on every topic: creates (or updates) the group's durable pull consumer and
     /// sends the first pull request before returning, so this member is in line at once.

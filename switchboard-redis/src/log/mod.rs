@@ -18,8 +18,8 @@ use std::{
 use futures::Stream;
 use redis::{AsyncConnectionConfig, Client, aio::ConnectionManager};
 use switchboard_core::{
-    Delivery, Envelope, Group, InvalidInput, LogConsumer, LogProducer, Position, Result, Topic,
-    TopicAdmin,
+    Delivery, Envelope, Group, InvalidInput, LogCapabilities, LogConsumer, LogProducer, Position,
+    Result, Topic, TopicAdmin,
 };
 use tokio::sync::mpsc;
 
@@ -225,8 +225,19 @@ impl LogProducer for RedisLog {
     }
 }
 
+impl RedisLog {
+    /// What this log guarantees beyond at-least-once: a nack redelivers the message alone after its
+    /// delay, and the members of a group read the same streams, so a key's messages may be split
+    /// between them.
+    pub const CAPABILITIES: LogCapabilities = LogCapabilities::AT_LEAST_ONCE;
+}
+
 impl LogConsumer for RedisLog {
     type Stream = RedisDeliveries;
+
+    fn capabilities(&self) -> LogCapabilities {
+        Self::CAPABILITIES
+    }
 
     async fn join(&self, group: &Group, topics: &[Topic]) -> Result<RedisDeliveries> {
         let mut partitions = Vec::new();

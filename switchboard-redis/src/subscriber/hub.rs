@@ -2,13 +2,13 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Weak, atomic::AtomicU64},
+    sync::{Arc, Weak},
     time::Duration,
 };
 
 use redis::aio::ConnectionManager;
-use switchboard_core::{Pattern, Result};
-use tokio::sync::{Mutex, mpsc};
+use switchboard_core::{Pattern, Result, lagging::lagging_channel};
+use tokio::sync::Mutex;
 
 use super::{routes::Routes, subscription::RedisSubscription};
 use crate::{
@@ -52,14 +52,11 @@ impl Hub {
         pattern: &Pattern,
     ) -> Result<RedisSubscription> {
         let target = self.channels.target(pattern);
-        let (tx, rx) = mpsc::channel(self.capacity);
-        let missed = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = lagging_channel(self.capacity);
         let mut subscribed = self.subscribed.lock().await;
-        let id = self
-            .routes
-            .add(target.clone(), pattern.clone(), tx, missed.clone());
+        let id = self.routes.add(target.clone(), pattern.clone(), tx);
         // Built before the server is asked, so a cancelled call still releases its route.
-        let subscription = RedisSubscription::new(rx, missed, self.clone(), target.clone(), id);
+        let subscription = RedisSubscription::new(rx, self.clone(), target.clone(), id);
         if subscribed.insert(target.clone()) {
             let mut conn = self.conn.clone();
             let confirmed = match &target {

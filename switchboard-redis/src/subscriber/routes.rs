@@ -7,15 +7,15 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
 };
 
 use bytes::Bytes;
 use redis::{PushInfo, PushKind, Value};
-use switchboard_core::{Envelope, Pattern};
-use tokio::sync::{Notify, mpsc};
+use switchboard_core::{Envelope, Pattern, lagging::LaggingSender};
+use tokio::sync::Notify;
 
 use crate::{
     RedisBackendError,
@@ -27,8 +27,7 @@ use crate::{
 struct Route {
     id: u64,
     pattern: Pattern,
-    tx: mpsc::Sender<Envelope>,
-    missed: Arc<AtomicU64>,
+    tx: LaggingSender<Envelope>,
 }
 
 #[derive(Default)]
@@ -65,22 +64,15 @@ impl Routes {
     }
 
     /// Adds a subscription for messages of `target` that `pattern` matches; returns its id.
-    pub(super) fn add(
-        &self,
-        target: Target,
-        pattern: Pattern,
-        tx: mpsc::Sender<Envelope>,
-        missed: Arc<AtomicU64>,
-    ) -> u64 {
+    pub(super) fn add(&self, target: Target, pattern: Pattern, tx: LaggingSender<Envelope>) -> u64 {
         let mut table = self.table();
         table.next_id += 1;
         let id = table.next_id;
-        table.by_target.entry(target).or_default().push(Route {
-            id,
-            pattern,
-            tx,
-            missed,
-        });
+        table
+            .by_target
+            .entry(target)
+            .or_default()
+            .push(Route { id, pattern, tx });
         id
     }
 
@@ -174,9 +166,7 @@ impl Routes {
             .iter()
             .filter(|route| route.pattern.matches(msg.subject()))
         {
-            if let Err(mpsc::error::TrySendError::Full(_)) = route.tx.try_send(msg.clone()) {
-                route.missed.fetch_add(1, Ordering::Relaxed);
-            }
+            route.tx.send(msg.clone());
         }
     }
 

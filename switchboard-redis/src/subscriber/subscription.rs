@@ -2,16 +2,12 @@
 
 use std::{
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     task::{Context, Poll},
 };
 
-use futures::Stream;
-use switchboard_core::{Envelope, Error, Result};
-use tokio::sync::mpsc;
+use futures::{Stream, StreamExt};
+use switchboard_core::{Envelope, Result, lagging::Lagging};
 
 use super::hub::Hub;
 use crate::channel::Target;
@@ -22,11 +18,11 @@ use crate::channel::Target;
 /// When the subscription's queue (see
 /// [`RedisConfig::subscriber_capacity`](crate::RedisConfig::subscriber_capacity)) is full, new
 /// messages are dropped for this subscription only; the next item is then one
-/// [`Error::Lagged`] saying how many it missed, and the stream goes on. Dropping the stream
-/// unsubscribes (the server subscription ends once no local subscription needs it).
+/// [`Error::Lagged`](switchboard_core::Error::Lagged) saying how many it missed, and the stream
+/// goes on. Dropping the stream unsubscribes (the server subscription ends once no local
+/// subscription needs it).
 pub struct RedisSubscription {
-    rx: mpsc::Receiver<Envelope>,
-    missed: Arc<AtomicU64>,
+    rx: Lagging<Envelope>,
     _release: Release,
 }
 
@@ -39,16 +35,9 @@ impl std::fmt::Debug for RedisSubscription {
 }
 
 impl RedisSubscription {
-    pub(super) fn new(
-        rx: mpsc::Receiver<Envelope>,
-        missed: Arc<AtomicU64>,
-        hub: Arc<Hub>,
-        target: Target,
-        id: u64,
-    ) -> Self {
+    pub(super) fn new(rx: Lagging<Envelope>, hub: Arc<Hub>, target: Target, id: u64) -> Self {
         RedisSubscription {
             rx,
-            missed,
             _release: Release { hub, target, id },
         }
     }
@@ -57,11 +46,7 @@ impl RedisSubscription {
 impl Stream for RedisSubscription {
     type Item = Result<Envelope>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let missed = self.missed.swap(0, Ordering::Relaxed);
-        if missed > 0 {
-            return Poll::Ready(Some(Err(Error::Lagged { missed })));
-        }
-        self.rx.poll_recv(cx).map(|msg| msg.map(Ok))
+        self.rx.poll_next_unpin(cx)
     }
 }
 
