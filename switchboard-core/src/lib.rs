@@ -68,6 +68,7 @@ pub mod request;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod trace;
 
 pub use envelope::{CONTENT_TYPE, Envelope, Headers, JSON};
 pub use error::{BoxError, Error, ErrorKind, InvalidInput, Result, Transient, report};

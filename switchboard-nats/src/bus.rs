@@ -75,9 +75,10 @@ impl NatsBus {
 }
 
 impl Publisher for NatsBus {
-    async fn publish(&self, msg: Envelope) -> Result<()> {
+    async fn publish(&self, mut msg: Envelope) -> Result<()> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
+        switchboard_core::trace::inject(msg.headers_mut());
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
         self.client

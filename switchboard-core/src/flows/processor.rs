@@ -137,6 +137,7 @@ impl<K: KeyValue, S: EventStore, P: Publisher> Processor<K, S, P> {
     ) -> Result<ProcessedRecord> {
         let span = tracing::info_span!("process", topic = %envelope.subject(),
             partition = position.partition, offset = position.offset);
+        crate::trace::set_parent(&span, envelope.headers());
         self.process_record(envelope, position)
             .instrument(span)
             .await

@@ -18,8 +18,13 @@ use tower::Service;
 
 use crate::{
     BoxError, Envelope, Error, Group, Headers, Pattern, Publisher, Reply, Requester, Responder,
-    Result, Serving, Subject, Subscriber, request::answer,
+    Result, Serving, Subject, Subscriber,
+    request::{Answer, answer},
+    trace,
 };
+
+/// The `messaging.system` of the in-memory transports' spans.
+pub(crate) const SYSTEM: &str = "memory";
 
 /// Bounds of a [`MemBus`].
 #[derive(Clone, Copy, Debug)]
@@ -133,8 +138,9 @@ impl Stream for MemSubscription {
 }
 
 impl Publisher for MemBus {
-    async fn publish(&self, msg: Envelope) -> Result<()> {
+    async fn publish(&self, mut msg: Envelope) -> Result<()> {
         msg.check_size(self.config.max_payload)?;
+        trace::inject(msg.headers_mut());
         let mut registry = self.registry();
         registry.subscriptions.retain(|sub| !sub.tx.is_closed());
         for sub in registry
@@ -190,8 +196,9 @@ impl MemBus {
 }
 
 impl Requester for MemBus {
-    async fn request(&self, msg: Envelope, timeout: Duration) -> Result<Reply> {
+    async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         msg.check_size(self.config.max_payload)?;
+        trace::inject(msg.headers_mut());
         let sent = Instant::now();
         let subject = msg.subject().clone();
         let targets = self.targets(&subject);
@@ -226,7 +233,8 @@ impl Requester for MemBus {
 impl Responder for MemBus {
     async fn serve<S>(&self, subject: &Subject, group: Option<&Group>, svc: S) -> Result<Serving>
     where
-        S: Service<Envelope, Response = Bytes> + Clone + Send + 'static,
+        S: Service<Envelope> + Clone + Send + 'static,
+        S::Response: Into<Answer>,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
@@ -247,7 +255,7 @@ impl Responder for MemBus {
                 let svc = svc.clone();
                 // One task per request: a service that panics loses that request only.
                 tokio::spawn(async move {
-                    let reply = answer(svc, request).await;
+                    let reply = answer(SYSTEM, svc, request).await;
                     let _ = reply_to.send(reply).await;
                     drop(slot);
                 });
