@@ -48,7 +48,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("gateway", 8080)?;
-    telemetry::init(config.env);
+    let telemetry = telemetry::init(config.env, &config.service);
     let backends = Backends::connect(&config, Needs::ALL).await?;
     backends.log_flows(
         "gateway",
@@ -134,5 +134,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(processor) = processor {
         processor.await??;
     }
+    telemetry.shutdown().await;
     Ok(())
 }

@@ -11,6 +11,7 @@ mod served;
 mod served_bridge;
 mod served_limits;
 mod served_names;
+mod trace;
 mod ws;
 
 use std::time::Duration;
