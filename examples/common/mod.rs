@@ -9,6 +9,7 @@ pub(crate) mod connect;
 pub(crate) mod gateway_config;
 pub(crate) mod health;
 pub(crate) mod http_trace;
+pub(crate) mod prometheus;
 pub(crate) mod server;
 pub(crate) mod services;
 pub(crate) mod shutdown;

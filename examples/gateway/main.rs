@@ -49,6 +49,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("gateway", 8080)?;
     let telemetry = telemetry::init(config.env, &config.service);
+    common::prometheus::handle();
     let backends = Backends::connect(&config, Needs::ALL).await?;
     backends.log_flows(
         "gateway",

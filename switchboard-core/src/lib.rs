@@ -61,6 +61,7 @@ pub mod kv;
 pub mod layer;
 pub mod log;
 pub mod mem;
+pub mod metric;
 pub mod names;
 pub mod page;
 pub mod pubsub;

@@ -49,10 +49,12 @@ impl Reply {
                 message: message.to_owned(),
             });
         }
+        let rtt = sent.elapsed();
+        crate::metric::request_duration(rtt);
         Ok(Reply {
             payload,
             headers,
-            rtt: sent.elapsed(),
+            rtt,
         })
     }
 

@@ -11,7 +11,7 @@ use std::{
 
 use async_nats::Client;
 use futures::{Stream, StreamExt};
-use switchboard_core::{Envelope, Error, Pattern, Publisher, Result, Subscriber};
+use switchboard_core::{Envelope, Error, Pattern, Publisher, Result, Subscriber, metric};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::{NatsConfig, codec, error};
@@ -79,6 +79,7 @@ impl Publisher for NatsBus {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
         switchboard_core::trace::inject(msg.headers_mut());
+        metric::published("pubsub", codec::SYSTEM);
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
         self.client
@@ -161,8 +162,14 @@ impl Stream for NatsSubscription {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let missed = self.missed.swap(0, Ordering::Relaxed);
         if missed > 0 {
+            metric::lagged(codec::SYSTEM, missed);
             return Poll::Ready(Some(Err(Error::Lagged { missed })));
         }
-        self.rx.poll_recv(cx).map(|msg| msg.map(Ok))
+        self.rx.poll_recv(cx).map(|msg| {
+            msg.map(|msg| {
+                metric::delivered("pubsub", codec::SYSTEM);
+                Ok(msg)
+            })
+        })
     }
 }

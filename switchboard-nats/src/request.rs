@@ -19,6 +19,7 @@ impl Requester for NatsBus {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
         trace::inject(msg.headers_mut());
+        switchboard_core::metric::published("request", codec::SYSTEM);
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
         let request = async_nats::Request::new()

@@ -57,6 +57,7 @@ impl RedisPublisher {
     pub async fn publish_and_count(&self, mut msg: Envelope) -> Result<u64> {
         msg.check_size(self.max_payload)?;
         switchboard_core::trace::inject(msg.headers_mut());
+        switchboard_core::metric::published("pubsub", crate::SYSTEM);
         let channel = self.channels.channel(msg.subject());
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(&channel);

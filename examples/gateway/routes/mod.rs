@@ -18,7 +18,7 @@ use axum::{
 use switchboard_ws::{UpgradeConfig, ws_route};
 
 use crate::{
-    common::{http_trace, server::with_body_limit},
+    common::{http_trace, prometheus, server::with_body_limit},
     limits::{hold_for_socket, hold_for_stream},
     rate, security,
     state::AppState,
@@ -72,7 +72,7 @@ pub(crate) fn app(state: AppState, body_limit: usize) -> Router {
             security::guard,
         ))
         .with_state(state);
-    with_body_limit(http_trace::layer(routes), body_limit)
+    with_body_limit(http_trace::layer(prometheus::route(routes)), body_limit)
 }
 
 /// Percent-encodes a query value.

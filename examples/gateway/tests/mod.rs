@@ -3,6 +3,7 @@
 
 mod events;
 mod kafka;
+mod metrics;
 mod nats;
 mod pages;
 mod redis;
@@ -68,6 +69,8 @@ impl TestApp {
     }
 
     async fn build(with_services: bool, limits: &LimitsConfig) -> TestApp {
+        // As at a service's startup: every stream of every test is counted from its start.
+        crate::common::prometheus::handle();
         let backends = Backends::embedded();
         let shutdown = Shutdown::new();
         let notifier = if with_services {

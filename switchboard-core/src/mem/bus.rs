@@ -18,7 +18,7 @@ use tower::Service;
 
 use crate::{
     BoxError, Envelope, Error, Group, Headers, Pattern, Publisher, Reply, Requester, Responder,
-    Result, Serving, Subject, Subscriber,
+    Result, Serving, Subject, Subscriber, metric,
     request::{Answer, answer},
     trace,
 };
@@ -131,9 +131,15 @@ impl Stream for MemSubscription {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let missed = self.missed.swap(0, Ordering::Relaxed);
         if missed > 0 {
+            metric::lagged(SYSTEM, missed);
             return Poll::Ready(Some(Err(Error::Lagged { missed })));
         }
-        self.rx.poll_recv(cx).map(|msg| msg.map(Ok))
+        self.rx.poll_recv(cx).map(|msg| {
+            msg.map(|msg| {
+                metric::delivered("pubsub", SYSTEM);
+                Ok(msg)
+            })
+        })
     }
 }
 
@@ -141,6 +147,7 @@ impl Publisher for MemBus {
     async fn publish(&self, mut msg: Envelope) -> Result<()> {
         msg.check_size(self.config.max_payload)?;
         trace::inject(msg.headers_mut());
+        metric::published("pubsub", SYSTEM);
         let mut registry = self.registry();
         registry.subscriptions.retain(|sub| !sub.tx.is_closed());
         for sub in registry
@@ -199,6 +206,7 @@ impl Requester for MemBus {
     async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         msg.check_size(self.config.max_payload)?;
         trace::inject(msg.headers_mut());
+        metric::published("request", SYSTEM);
         let sent = Instant::now();
         let subject = msg.subject().clone();
         let targets = self.targets(&subject);

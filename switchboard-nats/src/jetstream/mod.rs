@@ -264,6 +264,7 @@ impl LogProducer for JetStreamLog {
     async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.inner.client.max_payload())?;
         switchboard_core::trace::inject(msg.headers_mut());
+        switchboard_core::metric::published("log", "jetstream");
         let topic = msg.subject().clone();
         if self.inner.config.create_streams {
             self.stream_of(&topic).await?;

@@ -59,9 +59,15 @@ impl Stream for RedisSubscription {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let missed = self.missed.swap(0, Ordering::Relaxed);
         if missed > 0 {
+            switchboard_core::metric::lagged(crate::SYSTEM, missed);
             return Poll::Ready(Some(Err(Error::Lagged { missed })));
         }
-        self.rx.poll_recv(cx).map(|msg| msg.map(Ok))
+        self.rx.poll_recv(cx).map(|msg| {
+            msg.map(|msg| {
+                switchboard_core::metric::delivered("pubsub", crate::SYSTEM);
+                Ok(msg)
+            })
+        })
     }
 }
 
