@@ -3,7 +3,7 @@
 use serde_json::json;
 use switchboard_core::{
     Firehose, Flow, Group, Result, Serving, Subject,
-    flows::{self, CACHE_NAMESPACE, EVENTS_TOPIC, Processor},
+    flows::{self, CACHE_NAMESPACE, EVENTS_TOPIC, Processor, ProcessorConfig},
 };
 use tokio::task::JoinHandle;
 
@@ -42,7 +42,11 @@ pub(crate) fn spawn_processor(
         backends.store.store.clone(),
         backends.bus.publisher.clone(),
         firehose.clone(),
-    );
+    )
+    .with_config(ProcessorConfig {
+        system: backends.log.backend,
+        ..ProcessorConfig::default()
+    });
     let consumer = backends.log.consumer.clone();
     let group = group.to_owned();
     tokio::spawn(async move {

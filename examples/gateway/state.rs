@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     pub(crate) redis_publisher: DynPublisher,
     pub(crate) redis_subscriber: DynSubscriber,
     pub(crate) bus_subscriber: DynSubscriber,
+    /// The bus's backend, the `messaging.system` of the spans of what it delivers.
+    pub(crate) bus_backend: &'static str,
     pub(crate) requester: DynRequester,
     pub(crate) producer: DynLogProducer,
     pub(crate) firehose: Firehose,
@@ -84,6 +86,7 @@ impl AppState {
             redis_publisher: backends.redis_pubsub.publisher.clone(),
             redis_subscriber: backends.redis_pubsub.subscriber.clone(),
             bus_subscriber: backends.bus.subscriber.clone(),
+            bus_backend: backends.bus.backend,
             requester: backends.bus.requester.clone(),
             producer: backends.log.producer.clone(),
             hub: chat::hub(firehose.clone()),

@@ -127,6 +127,14 @@ pub fn consumer_span(system: &'static str, operation: &'static str, msg: &Envelo
     span
 }
 
+/// A [`consumer_span`] for a durable-log delivery, with its partition and offset recorded.
+pub fn delivery_span(system: &'static str, msg: &Envelope, position: crate::Position) -> Span {
+    let span = consumer_span(system, "process", msg);
+    span.record("messaging.destination.partition.id", position.partition);
+    span.record("messaging.kafka.offset", position.offset);
+    span
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use serde_json::json;
 use switchboard_core::{
     CONTENT_TYPE, Envelope, Flow, JSON, LogProducer, Pattern, Subject, Subscriber,
     flows::{EVENTS_TOPIC, PROCESSED_SUBJECT, ProcessedRecord, RecordStatus},
+    trace,
 };
 
 use super::pages::fragment;
@@ -66,7 +67,10 @@ pub(crate) async fn produce(
 pub(crate) async fn results(State(s): State<AppState>) -> Result<Response, AppError> {
     let pattern = Pattern::new(PROCESSED_SUBJECT)?;
     let messages = s.bus_subscriber.subscribe(&pattern).await?;
-    let lines = sse::render_subscription(messages, "result", |msg| {
+    let system = s.bus_backend;
+    let lines = sse::render_subscription(messages, "result", move |msg| {
+        // The result's span continues the trace of the produce request that caused it.
+        let _span = trace::consumer_span(system, "process", msg).entered();
         let record: ProcessedRecord = msg.decode_json().ok()?;
         let status = match (record.status, record.duplicate) {
             (_, true) => "duplicate",

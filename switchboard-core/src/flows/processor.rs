@@ -35,6 +35,8 @@ pub struct ProcessorConfig {
     pub processed_subject: Subject,
     /// Delay before a record whose store write failed is delivered again.
     pub retry_delay: Duration,
+    /// The `messaging.system` of the log consumed, on each record's span (default `kafka`).
+    pub system: &'static str,
 }
 
 impl Default for ProcessorConfig {
@@ -43,6 +45,7 @@ impl Default for ProcessorConfig {
             cache_ttl: CACHE_TTL,
             processed_subject: Subject::new(PROCESSED_SUBJECT).expect("valid subject"),
             retry_delay: Duration::from_secs(1),
+            system: "kafka",
         }
     }
 }
@@ -135,9 +138,7 @@ impl<K: KeyValue, S: EventStore, P: Publisher> Processor<K, S, P> {
         envelope: &Envelope,
         position: Position,
     ) -> Result<ProcessedRecord> {
-        let span = tracing::info_span!("process", topic = %envelope.subject(),
-            partition = position.partition, offset = position.offset);
-        crate::trace::set_parent(&span, envelope.headers());
+        let span = crate::trace::delivery_span(self.config.system, envelope, position);
         self.process_record(envelope, position)
             .instrument(span)
             .await
