@@ -17,6 +17,7 @@ mod limits;
 mod params;
 mod peers;
 mod rate;
+mod rates;
 mod routes;
 mod security;
 mod sse;
@@ -106,6 +107,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
     let state = AppState::new(&backends, health, shutdown.clone(), &config.limits);
     announcements::start(&backends, state.firehose.clone(), shutdown.clone()).await?;
+    rates::start(&backends, state.rates.clone(), shutdown.clone()).await?;
     // With NATS, gateways on several nodes share chat rooms and presence.
     let _bridge = match config.nats.url {
         Some(_) => Some(

@@ -19,6 +19,7 @@ use crate::{
     },
     limits::OpenConnections,
     peers::Peers,
+    rates::Rates,
 };
 
 /// The key/value namespace of the Redis panel: its keys can never reach another namespace.
@@ -39,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) bus_subscriber: DynSubscriber,
     /// The bus's backend, the `messaging.system` of the spans of what it delivers.
     pub(crate) bus_backend: &'static str,
+    /// Live per-flow rates for the overview.
+    pub(crate) rates: Rates,
     pub(crate) requester: DynRequester,
     pub(crate) producer: DynLogProducer,
     pub(crate) firehose: Firehose,
@@ -87,6 +90,7 @@ impl AppState {
             redis_subscriber: backends.redis_pubsub.subscriber.clone(),
             bus_subscriber: backends.bus.subscriber.clone(),
             bus_backend: backends.bus.backend,
+            rates: Rates::default(),
             requester: backends.bus.requester.clone(),
             producer: backends.log.producer.clone(),
             hub: chat::hub(firehose.clone()),

@@ -44,6 +44,7 @@ pub(crate) fn app(state: AppState, body_limit: usize) -> Router {
         .route("/static/{file}", get(assets::serve))
         .route("/health", get(health::own))
         .route("/health/services", get(health::services))
+        .route("/rates", get(pages::rates))
         .route("/events", get(events::list).post(events::create))
         .route("/events/{id}", delete(events::remove))
         .route("/redis/set", post(redis::set))

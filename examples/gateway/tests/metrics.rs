@@ -62,3 +62,41 @@ async fn metrics_show_the_traffic_of_the_flows() {
     );
     drop(results);
 }
+
+/// The Kafka sparkline's count of firehose events in the last 30 s, from `/rates`.
+fn kafka_total(rates: &str) -> u32 {
+    let at = rates
+        .find(r#"data-total="kafka">"#)
+        .expect("the kafka line")
+        + 19;
+    rates[at..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+#[tokio::test]
+async fn rates_count_each_flows_firehose_events() {
+    let app = TestApp::new().await;
+    let before = app.get("/rates").await;
+    assert_eq!(before.status, StatusCode::OK);
+    assert_eq!(kafka_total(&before.body), 0, "{}", before.body);
+    let produced = app
+        .post("/kafka/produce", "topic=switchboard.events&payload=%7B%7D")
+        .await;
+    assert_eq!(produced.status, StatusCode::OK, "{}", produced.body);
+    // The produce's firehose event goes through the bus before the rates see it.
+    let counted = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            let rates = app.get("/rates").await;
+            if kafka_total(&rates.body) > 0 {
+                return rates.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the produce's firehose event never reached the Kafka rate");
+    assert!(counted.contains("<polyline"), "{counted}");
+}

@@ -84,6 +84,9 @@ impl TestApp {
         crate::announcements::start(&backends, state.firehose.clone(), shutdown.clone())
             .await
             .unwrap();
+        crate::rates::start(&backends, state.rates.clone(), shutdown.clone())
+            .await
+            .unwrap();
         TestApp {
             app: routes::app(state.clone(), LIMIT),
             state,
