@@ -7,6 +7,8 @@ pub(crate) mod config;
 pub(crate) mod config_keys;
 pub(crate) mod gateway_config;
 pub(crate) mod health;
+pub(crate) mod http_trace;
+pub(crate) mod prometheus;
 pub(crate) mod server;
 pub(crate) mod services;
 pub(crate) mod shutdown;

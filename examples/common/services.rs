@@ -46,7 +46,10 @@ pub(crate) fn spawn_processor(
         backends.bus.publisher.clone(),
         firehose.clone(),
     )
-    .with_config(settings.apply(ProcessorConfig::default()));
+    .with_config(settings.apply(ProcessorConfig {
+        system: backends.log.backend,
+        ..ProcessorConfig::default()
+    }));
     let consumer = backends.log.consumer.clone();
     let group = group.to_owned();
     tokio::spawn(async move {

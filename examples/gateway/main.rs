@@ -17,6 +17,7 @@ mod limits;
 mod params;
 mod peers;
 mod rate;
+mod rates;
 mod routes;
 mod security;
 mod sse;
@@ -48,7 +49,8 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("gateway", 8080)?;
-    telemetry::init(config.env);
+    let telemetry = telemetry::init(config.env, &config.service);
+    common::prometheus::handle();
     let backends = backends::connect(&config, Needs::ALL).await?;
     backends.log_flows(
         "gateway",
@@ -106,6 +108,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
     let state = AppState::new(&backends, health, shutdown.clone(), &config.limits);
     announcements::start(&backends, state.firehose.clone(), shutdown.clone()).await?;
+    rates::start(&backends, state.rates.clone(), shutdown.clone()).await?;
     // With NATS, gateways on several nodes share chat rooms and presence.
     let _bridge = match config.nats.url {
         Some(_) => Some(
@@ -135,5 +138,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(processor) = processor {
         processor.await??;
     }
+    telemetry.shutdown().await;
     Ok(())
 }

@@ -19,6 +19,7 @@ use crate::{
     },
     limits::OpenConnections,
     peers::Peers,
+    rates::Rates,
 };
 
 /// The key/value namespace of the Redis panel: its keys can never reach another namespace.
@@ -37,6 +38,10 @@ pub(crate) struct Inner {
     pub(crate) redis_publisher: DynPublisher,
     pub(crate) redis_subscriber: DynSubscriber,
     pub(crate) bus_subscriber: DynSubscriber,
+    /// The bus's backend, the `messaging.system` of the spans of what it delivers.
+    pub(crate) bus_backend: &'static str,
+    /// Live per-flow rates for the overview.
+    pub(crate) rates: Rates,
     pub(crate) requester: DynRequester,
     pub(crate) producer: DynLogProducer,
     pub(crate) firehose: Firehose,
@@ -86,6 +91,8 @@ impl AppState {
             redis_publisher: backends.pubsub.publisher.clone(),
             redis_subscriber: backends.pubsub.subscriber.clone(),
             bus_subscriber: backends.bus.subscriber.clone(),
+            bus_backend: backends.bus.backend,
+            rates: Rates::default(),
             requester: backends.bus.requester.clone(),
             producer: backends.log.producer.clone(),
             hub: chat::hub(firehose.clone()),

@@ -29,6 +29,13 @@ page!(WsPage, "pages/ws.html");
 page!(KafkaPage, "pages/kafka.html");
 page!(FirehosePage, "pages/firehose.html");
 
+/// The overview's per-flow sparklines.
+#[derive(Template)]
+#[template(path = "fragments/rates.html")]
+pub(crate) struct RatesView {
+    pub(crate) rows: Vec<crate::rates::RateRow>,
+}
+
 /// One row of the events table.
 pub(crate) struct RowView {
     pub(crate) id: String,

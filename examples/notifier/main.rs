@@ -14,7 +14,7 @@ use common::{
     config::Config,
     health,
     health::Health,
-    server, services,
+    http_trace, prometheus, server, services,
     shutdown::Shutdown,
     telemetry,
 };
@@ -29,7 +29,8 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("notifier", 8081)?;
-    telemetry::init(config.env);
+    let telemetry = telemetry::init(config.env, &config.service);
+    prometheus::handle();
     let backends = backends::connect(
         &config,
         Needs {
@@ -50,8 +51,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
     let app = Router::new().route("/health", get(move || health::handler(health.clone())));
 
-    let app = server::with_body_limit(app, config.server.body_limit);
+    let app = prometheus::route(app);
+    let app = server::with_body_limit(http_trace::layer(app), config.server.body_limit);
     server::serve(&config, app, shutdown).await?;
     serving.stop().await;
+    telemetry.shutdown().await;
     Ok(())
 }

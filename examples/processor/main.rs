@@ -17,7 +17,7 @@ use common::{
     config::Config,
     health,
     health::Health,
-    server, services,
+    http_trace, prometheus, server, services,
     shutdown::Shutdown,
     telemetry,
 };
@@ -32,7 +32,8 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load("processor", 8082)?;
-    telemetry::init(config.env);
+    let telemetry = telemetry::init(config.env, &config.service);
+    prometheus::handle();
     let backends = backends::connect(&config, Needs::ALL).await?;
     backends.log_flows(
         "processor",
@@ -61,8 +62,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
     let app = Router::new().route("/health", get(move || health::handler(health.clone())));
 
-    let app = server::with_body_limit(app, config.server.body_limit);
+    let app = prometheus::route(app);
+    let app = server::with_body_limit(http_trace::layer(app), config.server.body_limit);
     server::serve(&config, app, shutdown).await?;
     pipeline.await??;
+    telemetry.shutdown().await;
     Ok(())
 }

@@ -1,13 +1,16 @@
 //! The Kafka flow end to end on live servers, with the gateway, notifier and processor as three
 //! separate processes: produce → result on `/kafka/results` → the row in `/events`. Also checks
 //! request/reply across processes, an event announced through the Postgres outbox, and a
-//! graceful SIGTERM of all three.
+//! graceful SIGTERM of all three. A second test follows one trace from the produce request
+//! through Kafka, the processor and NATS to the gateway's SSE, exported over OTLP to a
+//! receiver in the test.
 //!
 //! Needs PostgreSQL, Redis, NATS and a Kafka broker (`DATABASE_URL`, `REDIS_URL`, `NATS_URL`,
 //! `KAFKA_BROKERS`; `scripts/test` starts them) and the example binaries
 //! (`cargo build -p switchboard-examples --examples`; `cargo test --workspace` builds them).
 
 mod live;
+mod otlp;
 
 use std::time::Duration;
 
@@ -149,5 +152,114 @@ async fn kafka_flow_across_three_processes() {
     )
     .await;
     assert!(end.contains("event: end"));
+    database.drop().await;
+}
+
+/// The span `id` and its ancestors among `spans`, nearest first.
+fn ancestry<'a>(spans: &'a [otlp::Span], id: &str) -> Vec<&'a otlp::Span> {
+    let mut chain = Vec::new();
+    let mut next = Some(id.to_owned());
+    while let Some(id) = next.take() {
+        if let Some(span) = spans.iter().find(|s| s.span_id == id) {
+            next = Some(span.parent_span_id.clone()).filter(|p| !p.is_empty());
+            chain.push(span);
+        }
+    }
+    chain
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_from_produce_to_the_gateways_sse() {
+    let database = live::Database::create(&env_or(
+        "DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    ))
+    .await;
+    let receiver = otlp::Receiver::start().await;
+    let mut services = Services::start_with(
+        &database.url,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            // Export each batch soon after its spans end.
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ],
+    )
+    .await;
+    let gateway = Http::new(services.gateway_port);
+    services.wait_until_all_healthy(&gateway).await;
+    let token = gateway.csrf_token().await;
+    let _results = gateway.open_sse("/kafka/results").await;
+
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let caller = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+    let produced = gateway
+        .try_post_with(
+            "/kafka/produce",
+            &token,
+            "topic=switchboard.events&payload=%7B%22traced%22%3Atrue%7D",
+            &format!("traceparent: 00-{trace_id}-{caller}-01\r\n"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(produced.status, 200, "{}", produced.body);
+
+    // The produce request's span continues the caller's context.
+    let limit = Duration::from_secs(90);
+    let request = receiver
+        .wait_for(limit, "gateway span of POST /kafka/produce", |spans| {
+            spans
+                .iter()
+                .find(|s| s.trace_id == trace_id && s.name == "POST /kafka/produce")
+                .cloned()
+        })
+        .await;
+    assert_eq!(request.service, "gateway");
+    assert_eq!(
+        request.parent_span_id, caller,
+        "the request span is not the caller's child"
+    );
+
+    // The processor's span and the gateway's SSE span descend from it, so the message on
+    // `switchboard.processed` carried the trace from the processor back to the gateway.
+    let (processor, sse) = receiver
+        .wait_for(
+            limit,
+            "processor and gateway SSE spans of the trace",
+            |spans| {
+                let of = |service: &str, name: &str| {
+                    spans
+                        .iter()
+                        .find(|s| s.trace_id == trace_id && s.service == service && s.name == name)
+                        .cloned()
+                };
+                Some((
+                    of("processor", "process switchboard.events")?,
+                    of("gateway", "process switchboard.processed")?,
+                ))
+            },
+        )
+        .await;
+    let spans = receiver
+        .wait_for(limit, "the spans", |spans| Some(spans.to_vec()))
+        .await;
+    let processor_chain = ancestry(&spans, &processor.span_id);
+    assert!(
+        processor_chain.iter().any(|s| s.span_id == request.span_id),
+        "the processor's span does not descend from the produce request: {processor_chain:#?}"
+    );
+    let sse_chain = ancestry(&spans, &sse.span_id);
+    assert!(
+        sse_chain.iter().any(|s| s.span_id == processor.span_id)
+            && sse_chain.iter().any(|s| s.span_id == request.span_id),
+        "the gateway's SSE span does not descend from the processor and the request: {sse_chain:#?}"
+    );
+    println!(
+        "trace {trace_id}: request {} → processor {} → gateway SSE {} ({} spans in the trace)",
+        request.span_id,
+        processor.span_id,
+        sse.span_id,
+        spans.iter().filter(|s| s.trace_id == trace_id).count()
+    );
+    services.stop_all().await;
     database.drop().await;
 }

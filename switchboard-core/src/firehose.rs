@@ -81,10 +81,12 @@ impl Firehose {
                     Ok(Ok(())) => task_counters.emitted.fetch_add(1, Ordering::Relaxed),
                     Ok(Err(err)) => {
                         tracing::debug!(error = %crate::report(&err), "firehose publish failed; event dropped");
+                        crate::metric::count(crate::metric::FIREHOSE_DROPPED, 1);
                         task_counters.dropped.fetch_add(1, Ordering::Relaxed)
                     }
                     Err(_) => {
                         tracing::debug!("firehose publish timed out; event dropped");
+                        crate::metric::count(crate::metric::FIREHOSE_DROPPED, 1);
                         task_counters.dropped.fetch_add(1, Ordering::Relaxed)
                     }
                 };
@@ -125,6 +127,7 @@ impl Firehose {
             .as_ref()
             .is_some_and(|tx| tx.try_send(event).is_ok());
         if !queued {
+            crate::metric::count(crate::metric::FIREHOSE_DROPPED, 1);
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
         queued

@@ -3,7 +3,8 @@
 //! The sender never waits: a message that does not fit is dropped for this subscription only
 //! and counted. The receiver is the subscription's `Stream`; after a loss its next item is one
 //! [`Error::Lagged`] saying how many messages it missed, then the stream goes on. Every
-//! pub/sub backend (the in-memory bus, NATS, Redis) delivers through one.
+//! pub/sub backend (the in-memory bus, NATS, Redis) delivers through one, which also records
+//! the pub/sub `delivered` and `dropped` metrics under the backend's name.
 
 use std::{
     pin::Pin,
@@ -17,17 +18,28 @@ use std::{
 use futures::Stream;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use crate::{Error, Result};
+use crate::{Error, Result, metric};
 
-/// A queue of at most `capacity` items (at least 1) whose overflow is counted, not waited for.
-pub fn lagging_channel<T>(capacity: usize) -> (LaggingSender<T>, Lagging<T>) {
+/// A queue of at most `capacity` items (at least 1) whose overflow is counted, not waited for;
+/// `backend` labels its metrics (`messaging.system`, e.g. `nats`).
+pub fn lagging_channel<T>(
+    capacity: usize,
+    backend: &'static str,
+) -> (LaggingSender<T>, Lagging<T>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let missed = Arc::new(AtomicU64::new(0));
     let sender = LaggingSender {
         tx,
         missed: missed.clone(),
     };
-    (sender, Lagging { rx, missed })
+    (
+        sender,
+        Lagging {
+            rx,
+            missed,
+            backend,
+        },
+    )
 }
 
 /// The sending half of a [`lagging_channel`]; cheap to clone.
@@ -77,6 +89,7 @@ impl<T> LaggingSender<T> {
 pub struct Lagging<T> {
     rx: mpsc::Receiver<T>,
     missed: Arc<AtomicU64>,
+    backend: &'static str,
 }
 
 impl<T> Stream for Lagging<T> {
@@ -85,9 +98,16 @@ impl<T> Stream for Lagging<T> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let missed = self.missed.swap(0, Ordering::Relaxed);
         if missed > 0 {
+            metric::lagged(self.backend, missed);
             return Poll::Ready(Some(Err(Error::Lagged { missed })));
         }
-        self.rx.poll_recv(cx).map(|item| item.map(Ok))
+        let backend = self.backend;
+        self.rx.poll_recv(cx).map(|item| {
+            item.map(|item| {
+                metric::delivered("pubsub", backend);
+                Ok(item)
+            })
+        })
     }
 }
 
@@ -99,7 +119,7 @@ mod tests {
 
     #[tokio::test]
     async fn overflow_is_counted_then_the_stream_goes_on() {
-        let (tx, mut rx) = lagging_channel(2);
+        let (tx, mut rx) = lagging_channel(2, "test");
         for i in 0..5 {
             assert!(tx.send(i));
         }
@@ -117,7 +137,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_receiver_closes_the_sender() {
-        let (tx, rx) = lagging_channel::<u8>(1);
+        let (tx, rx) = lagging_channel::<u8>(1, "test");
         drop(rx);
         assert!(tx.is_closed());
         assert!(!tx.send(1));

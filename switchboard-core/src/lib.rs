@@ -62,6 +62,7 @@ pub mod lagging;
 pub mod layer;
 pub mod log;
 pub mod mem;
+pub mod metric;
 pub mod names;
 pub mod page;
 pub mod pubsub;
@@ -69,6 +70,7 @@ pub mod request;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod trace;
 
 pub use envelope::{CONTENT_TYPE, Envelope, Headers, JSON};
 pub use error::{BoxError, Error, ErrorKind, InvalidInput, Result, Transient, report};

@@ -127,6 +127,10 @@ impl Delivery {
         attempt: u32,
         acker: impl Acknowledge,
     ) -> Self {
+        crate::metric::count_log(crate::metric::DELIVERED);
+        if attempt > 1 {
+            crate::metric::count_log(crate::metric::REDELIVERED);
+        }
         Delivery {
             envelope,
             position,
@@ -152,6 +156,7 @@ impl Delivery {
 
     /// Marks the message handled.
     pub async fn ack(mut self) -> Result<()> {
+        crate::metric::count_log(crate::metric::ACKED);
         match self.acker.take() {
             Some(acker) => acker.ack().await,
             None => Ok(()),
@@ -161,6 +166,7 @@ impl Delivery {
     /// Asks for the message again after `delay` (backends cap very long delays; the in-memory
     /// log at one day).
     pub async fn nack(mut self, delay: Duration) -> Result<()> {
+        crate::metric::count_log(crate::metric::NACKED);
         match self.acker.take() {
             Some(acker) => acker.nack(delay).await,
             None => Ok(()),
@@ -171,6 +177,7 @@ impl Delivery {
 impl Drop for Delivery {
     fn drop(&mut self) {
         if let Some(acker) = self.acker.take() {
+            crate::metric::count_log(crate::metric::NACKED);
             acker.abandon();
         }
     }

@@ -22,7 +22,9 @@ use bytes::Bytes;
 use futures::{FutureExt, future::BoxFuture};
 use tower::{Service, ServiceExt, util::BoxCloneService};
 
-use crate::{BoxError, Envelope, Error, Group, Headers, Result, Subject, erased::dyn_twin};
+use tracing::Instrument;
+
+use crate::{BoxError, Envelope, Error, Group, Headers, Result, Subject, erased::dyn_twin, trace};
 
 /// Header a responder sets when its service failed; the value is the error message.
 pub const ERROR_HEADER: &str = "switchboard-error";
@@ -47,16 +49,57 @@ impl Reply {
                 message: message.to_owned(),
             });
         }
+        let rtt = sent.elapsed();
+        crate::metric::request_duration(rtt);
         Ok(Reply {
             payload,
             headers,
-            rtt: sent.elapsed(),
+            rtt,
         })
     }
 
     /// Decodes the payload as JSON.
     pub fn decode_json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         Ok(serde_json::from_slice(&self.payload).map_err(crate::InvalidInput::NotJson)?)
+    }
+}
+
+/// What a responder's service returns: the reply body and the headers to send with it.
+///
+/// A service may return plain [`Bytes`] (a body without headers) or an `Answer`.
+///
+/// ```
+/// use switchboard_core::request::Answer;
+/// let answer = Answer::new("pong").with_header("x-served-by", "notifier-1");
+/// assert_eq!(answer.headers.get("x-served-by"), Some("notifier-1"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Answer {
+    /// The reply body.
+    pub payload: Bytes,
+    /// The reply headers.
+    pub headers: Headers,
+}
+
+impl Answer {
+    /// A reply body without headers.
+    pub fn new(payload: impl Into<Bytes>) -> Self {
+        Answer {
+            payload: payload.into(),
+            headers: Headers::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+}
+
+impl From<Bytes> for Answer {
+    fn from(payload: Bytes) -> Self {
+        Answer::new(payload)
     }
 }
 
@@ -82,20 +125,28 @@ pub trait Responder: Send + Sync {
         svc: S,
     ) -> impl Future<Output = Result<Serving>> + Send
     where
-        S: Service<Envelope, Response = Bytes> + Clone + Send + 'static,
+        S: Service<Envelope> + Clone + Send + 'static,
+        S::Response: Into<Answer>,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static;
 }
 
-/// Runs `svc` on one request, turning a failure into the reply body and error header a
-/// responder sends back. Backends use it so every responder reports failures the same way.
-pub async fn answer<S>(svc: S, request: Envelope) -> (Bytes, Headers)
+/// Runs `svc` on one request inside a consumer span that continues the request's trace (see
+/// [`trace::consumer_span`]), turning a failure into the reply body and error header a
+/// responder sends back. Backends use it so every responder traces and reports the same way;
+/// `system` is their `messaging.system`.
+pub async fn answer<S>(system: &'static str, svc: S, request: Envelope) -> (Bytes, Headers)
 where
-    S: Service<Envelope, Response = Bytes>,
+    S: Service<Envelope>,
+    S::Response: Into<Answer>,
     S::Error: Into<BoxError>,
 {
-    match svc.oneshot(request).await {
-        Ok(body) => (body, Headers::new()),
+    let span = trace::consumer_span(system, "process", &request);
+    match svc.oneshot(request).instrument(span).await {
+        Ok(answer) => {
+            let Answer { payload, headers } = answer.into();
+            (payload, headers)
+        }
         Err(err) => {
             let err: BoxError = err.into();
             // A header value is one line.
@@ -200,7 +251,7 @@ impl<R: Requester + 'static> Service<Envelope> for RequestService<R> {
 }
 
 /// A boxed service a [`DynResponder`] serves.
-pub type BoxResponderService = BoxCloneService<Envelope, Bytes, BoxError>;
+pub type BoxResponderService = BoxCloneService<Envelope, Answer, BoxError>;
 
 dyn_twin! {
     /// A type-erased [`Requester`].
@@ -229,11 +280,12 @@ impl Responder for DynResponder {
         svc: S,
     ) -> impl Future<Output = Result<Serving>> + Send
     where
-        S: Service<Envelope, Response = Bytes> + Clone + Send + 'static,
+        S: Service<Envelope> + Clone + Send + 'static,
+        S::Response: Into<Answer>,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        let svc = BoxCloneService::new(svc.map_err(Into::into));
+        let svc = BoxCloneService::new(svc.map_response(Into::into).map_err(Into::into));
         async move { self.0.serve(subject, group, svc).await }
     }
 }

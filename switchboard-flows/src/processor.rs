@@ -23,6 +23,7 @@ use switchboard_core::{
         RouterStats,
     },
     layer::{Backoff, TimeoutLayer},
+    trace,
 };
 
 /// The topic the processor consumes.
@@ -59,6 +60,8 @@ pub struct ProcessorConfig {
     pub in_flight: usize,
     /// The longest one batch may take before it counts as failed and is redelivered.
     pub timeout: Duration,
+    /// The `messaging.system` of the log consumed, on each record's span (default `kafka`).
+    pub system: &'static str,
 }
 
 impl Default for ProcessorConfig {
@@ -71,6 +74,7 @@ impl Default for ProcessorConfig {
             batch_linger: DEFAULT_BATCH_LINGER,
             in_flight: 2048,
             timeout: Duration::from_secs(30),
+            system: "kafka",
         }
     }
 }
@@ -208,7 +212,13 @@ impl<K: KeyValue, S: EventStore, P: Publisher> Processor<K, S, P> {
                 duplicate: !inserted.created,
             })
             .collect();
-        join_all(processed.iter().map(|record| self.announce(record))).await;
+        // Each announcement continues its own record's trace, not the batch's.
+        join_all(processed.iter().zip(records).map(|(processed, record)| {
+            let span =
+                trace::delivery_span(self.config.system, record.envelope(), record.position());
+            self.announce(processed).instrument(span)
+        }))
+        .await;
         Ok(processed)
     }
 

@@ -147,7 +147,9 @@ fn is_queue_full(err: &KafkaError) -> bool {
 }
 
 impl LogProducer for KafkaProducer {
-    fn append(&self, msg: Envelope) -> impl Future<Output = Result<Position>> + Send {
+    fn append(&self, mut msg: Envelope) -> impl Future<Output = Result<Position>> + Send {
+        switchboard_core::trace::inject(msg.headers_mut());
+        switchboard_core::metric::published("log", "kafka");
         // Enqueue now, not on first poll: call order is partition order.
         let first = self.enqueue(&msg);
         let this = self.clone();

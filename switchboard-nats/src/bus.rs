@@ -5,6 +5,7 @@ use futures::StreamExt;
 use switchboard_core::{
     Envelope, Pattern, Publisher, Result, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
+    metric,
 };
 
 use crate::{NatsConfig, codec, error};
@@ -68,9 +69,11 @@ impl NatsBus {
 }
 
 impl Publisher for NatsBus {
-    async fn publish(&self, msg: Envelope) -> Result<()> {
+    async fn publish(&self, mut msg: Envelope) -> Result<()> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
+        switchboard_core::trace::inject(msg.headers_mut());
+        metric::published("pubsub", codec::SYSTEM);
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
         self.client
@@ -95,7 +98,7 @@ impl Subscriber for NatsBus {
             .map_err(error::unavailable)?;
         // The server answers the flush after it processed the SUB: the subscription is active.
         self.client.flush().await.map_err(error::unavailable)?;
-        let (tx, rx) = lagging_channel(self.config.subscriber_capacity);
+        let (tx, rx) = lagging_channel(self.config.subscriber_capacity, codec::SYSTEM);
         tokio::spawn(pump(subscriber, tx));
         tracing::debug!(subject = %pattern, "nats subscribed");
         Ok(rx)

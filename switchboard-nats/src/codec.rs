@@ -16,6 +16,8 @@ pub const KEY_HEADER: &str = header::KEY;
 /// Header carrying [`Envelope::timestamp`], in microseconds since the Unix epoch.
 pub const TIMESTAMP_HEADER: &str = header::TIMESTAMP;
 /// JetStream's deduplication header; set to the envelope id on append.
+/// The `messaging.system` of NATS spans.
+pub(crate) const SYSTEM: &str = "nats";
 pub(crate) const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
 fn header_error(what: &'static str, value: &str, reason: &'static str) -> InvalidInput {

@@ -7,16 +7,19 @@ use bytes::Bytes;
 use futures::StreamExt;
 use switchboard_core::{
     BoxError, Envelope, Group, Headers, Reply, Requester, Responder, Result, Serving, Subject,
-    request::{ERROR_HEADER, answer},
+    request::{Answer, ERROR_HEADER, answer},
+    trace,
 };
 use tower::Service;
 
 use crate::{NatsBus, codec, error};
 
 impl Requester for NatsBus {
-    async fn request(&self, msg: Envelope, timeout: Duration) -> Result<Reply> {
+    async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
+        trace::inject(msg.headers_mut());
+        switchboard_core::metric::published("request", codec::SYSTEM);
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
         let request = async_nats::Request::new()
@@ -37,7 +40,8 @@ impl Requester for NatsBus {
 impl Responder for NatsBus {
     async fn serve<S>(&self, subject: &Subject, group: Option<&Group>, svc: S) -> Result<Serving>
     where
-        S: Service<Envelope, Response = Bytes> + Clone + Send + 'static,
+        S: Service<Envelope> + Clone + Send + 'static,
+        S::Response: Into<Answer>,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
@@ -65,7 +69,8 @@ impl Responder for NatsBus {
 
 async fn respond<S>(client: async_nats::Client, svc: S, request: async_nats::Message)
 where
-    S: Service<Envelope, Response = Bytes>,
+    S: Service<Envelope>,
+    S::Response: Into<Answer>,
     S::Error: Into<BoxError>,
 {
     let Some(reply_to) = request.reply else {
@@ -78,7 +83,7 @@ where
         request.payload,
         &[],
     ) {
-        Ok(envelope) => answer(svc, envelope).await,
+        Ok(envelope) => answer(codec::SYSTEM, svc, envelope).await,
         Err(err) => {
             let headers = [(ERROR_HEADER, err.to_string())].into_iter().collect();
             (Bytes::new(), headers)

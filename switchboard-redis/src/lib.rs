@@ -59,6 +59,9 @@ mod publisher;
 mod subscriber;
 mod wire;
 
+/// The `messaging.system` and `backend` label of Redis spans and metrics.
+const SYSTEM: &str = "redis";
+
 pub use client::Redis;
 pub use config::{DEFAULT_KEY_PREFIX, RedisConfig};
 pub use error::RedisBackendError;

@@ -54,8 +54,10 @@ impl RedisPublisher {
     /// Publishes `msg` and returns how many subscriber connections Redis handed it to (the
     /// reply of `PUBLISH`). One [`RedisSubscriber`](crate::RedisSubscriber) connection counts
     /// once however many of its subscriptions match; `0` means nobody was listening.
-    pub async fn publish_and_count(&self, msg: Envelope) -> Result<u64> {
+    pub async fn publish_and_count(&self, mut msg: Envelope) -> Result<u64> {
         msg.check_size(self.max_payload)?;
+        switchboard_core::trace::inject(msg.headers_mut());
+        switchboard_core::metric::published("pubsub", crate::SYSTEM);
         let channel = self.channels.channel(msg.subject());
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(&channel);

@@ -10,6 +10,7 @@ use std::{
 
 use bytes::Bytes;
 use chrono::Utc;
+use switchboard_core::metric;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::{
@@ -187,6 +188,7 @@ impl Hub {
                 tx,
                 link: link.clone(),
             });
+        metric::gauge_add(metric::HUB_CLIENTS, 1.0);
         let online = inner.online(&state, &room);
         tracing::debug!(room = %room, user = %username, online, "client joined");
         let joined = inner.render(&HubEvent::Joined {
@@ -339,6 +341,8 @@ impl Inner {
                 let capacity = self.config.client_queue.max(1);
                 link.disconnect(Disconnect::SlowConsumer { capacity });
                 let total = self.slow_consumers.fetch_add(1, Ordering::Relaxed) + 1;
+                metric::gauge_add(metric::HUB_CLIENTS, -1.0);
+                metric::count(metric::HUB_SLOW_DISCONNECTS, 1);
                 tracing::warn!(
                     room,
                     user = %user,
@@ -373,6 +377,7 @@ impl Inner {
             return;
         };
         let member = members.swap_remove(at);
+        metric::gauge_add(metric::HUB_CLIENTS, -1.0);
         if members.is_empty() {
             state.rooms.remove(room);
         }

@@ -7,7 +7,9 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::{CONTENT_TYPE, Envelope, JSON, LogProducer, Pattern, Subject, Subscriber};
+use switchboard_core::{
+    CONTENT_TYPE, Envelope, JSON, LogProducer, Pattern, Subject, Subscriber, trace,
+};
 use switchboard_flows::{EVENTS_TOPIC, Flow, PROCESSED_SUBJECT, ProcessedRecord, RecordStatus};
 
 use super::pages::fragment;
@@ -64,7 +66,10 @@ pub(crate) async fn produce(
 pub(crate) async fn results(State(s): State<AppState>) -> Result<Response, AppError> {
     let pattern = Pattern::new(PROCESSED_SUBJECT)?;
     let messages = s.bus_subscriber.subscribe(&pattern).await?;
-    let lines = sse::render_subscription(messages, "result", |msg| {
+    let system = s.bus_backend;
+    let lines = sse::render_subscription(messages, "result", move |msg| {
+        // The result's span continues the trace of the produce request that caused it.
+        let _span = trace::consumer_span(system, "process", msg).entered();
         let record: ProcessedRecord = msg.decode_json().ok()?;
         let status = match (record.status, record.duplicate) {
             (_, true) => "duplicate",

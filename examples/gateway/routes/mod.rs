@@ -19,7 +19,7 @@ use axum::{
 use switchboard_ws::{UpgradeConfig, ws_route};
 
 use crate::{
-    common::server::with_body_limit,
+    common::{http_trace, prometheus, server::with_body_limit},
     limits::{hold_for_socket, hold_for_stream},
     rate, security,
     state::AppState,
@@ -46,6 +46,7 @@ pub(crate) fn app(state: AppState, body_limit: usize) -> Router {
         .route("/health", get(health::own))
         .route("/asyncapi.json", get(asyncapi::serve))
         .route("/health/services", get(health::services))
+        .route("/rates", get(pages::rates))
         .route("/events", get(events::list).post(events::create))
         .route("/events/{id}", delete(events::remove))
         .route("/redis/set", post(redis::set))
@@ -74,7 +75,7 @@ pub(crate) fn app(state: AppState, body_limit: usize) -> Router {
             security::guard,
         ))
         .with_state(state);
-    with_body_limit(routes, body_limit)
+    with_body_limit(http_trace::layer(prometheus::route(routes)), body_limit)
 }
 
 /// Percent-encodes a query value.

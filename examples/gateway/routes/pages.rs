@@ -71,6 +71,13 @@ pub(crate) async fn firehose(State(s): State<AppState>) -> Page {
     }))
 }
 
+/// `GET /rates`: the overview's live per-flow sparklines.
+pub(crate) async fn rates(State(s): State<AppState>) -> Page {
+    fragment(&crate::views::RatesView {
+        rows: s.rates.rows(),
+    })
+}
+
 /// Renders a fragment, or answers 500 if the template failed.
 pub(crate) fn fragment(template: &impl askama::Template) -> Page {
     page(render(template))

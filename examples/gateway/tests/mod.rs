@@ -4,6 +4,7 @@
 mod asyncapi;
 mod events;
 mod kafka;
+mod metrics;
 mod nats;
 mod pages;
 mod redis;
@@ -12,6 +13,7 @@ mod served;
 mod served_bridge;
 mod served_limits;
 mod served_names;
+mod trace;
 mod ws;
 
 use std::time::Duration;
@@ -71,6 +73,8 @@ impl TestApp {
     }
 
     async fn build(with_services: bool, limits: &LimitsConfig) -> TestApp {
+        // As at a service's startup: every stream of every test is counted from its start.
+        crate::common::prometheus::handle();
         let backends = Backends::embedded();
         let shutdown = Shutdown::new();
         let notifier = if with_services {
@@ -87,6 +91,9 @@ impl TestApp {
         let health = Health::new("gateway", vec![backends.dependency("postgres")]);
         let state = AppState::new(&backends, health, shutdown.clone(), limits);
         crate::announcements::start(&backends, state.firehose.clone(), shutdown.clone())
+            .await
+            .unwrap();
+        crate::rates::start(&backends, state.rates.clone(), shutdown.clone())
             .await
             .unwrap();
         TestApp {

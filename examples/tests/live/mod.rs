@@ -91,6 +91,11 @@ pub(crate) struct Services {
 
 impl Services {
     pub(crate) async fn start(database_url: &str) -> Services {
+        Self::start_with(database_url, &[]).await
+    }
+
+    /// [`Services::start`] with `env` set in all three processes.
+    pub(crate) async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Services {
         let redis = env_or("REDIS_URL", "redis://127.0.0.1:6379");
         let nats = env_or("NATS_URL", "nats://127.0.0.1:4222");
         let kafka = env_or("KAFKA_BROKERS", "127.0.0.1:9092");
@@ -120,6 +125,7 @@ impl Services {
             };
             let child = Command::new(example_binary(name))
                 .envs(unlimited.iter().copied())
+                .envs(env.iter().copied())
                 .env(format!("{prefix}_SERVER_PORT"), port.to_string())
                 .env(format!("{prefix}_POSTGRES_URL"), database_url)
                 .env(format!("{prefix}_REDIS_URL"), &redis)
@@ -283,10 +289,21 @@ impl Http {
         csrf: &str,
         form: &str,
     ) -> std::io::Result<Answer> {
+        self.try_post_with(path, csrf, form, "").await
+    }
+
+    /// A POST with `headers` (whole `name: value\r\n` lines) added.
+    pub(crate) async fn try_post_with(
+        &self,
+        path: &str,
+        csrf: &str,
+        form: &str,
+        headers: &str,
+    ) -> std::io::Result<Answer> {
         self.send(format!(
             "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
              x-csrf-token: {csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\n\r\n{form}",
+             {headers}Content-Length: {}\r\n\r\n{form}",
             self.port,
             form.len()
         ))

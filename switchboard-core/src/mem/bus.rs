@@ -14,8 +14,13 @@ use crate::{
     BoxError, Envelope, Error, Group, Headers, Pattern, Publisher, Reply, Requester, Responder,
     Result, Serving, Subject, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
-    request::answer,
+    metric,
+    request::{Answer, answer},
+    trace,
 };
+
+/// The `messaging.system` of the in-memory transports' spans.
+pub(crate) const SYSTEM: &str = "memory";
 
 /// Bounds of a [`MemBus`].
 #[derive(Clone, Copy, Debug)]
@@ -113,8 +118,10 @@ impl MemBus {
 pub type MemSubscription = Lagging<Envelope>;
 
 impl Publisher for MemBus {
-    async fn publish(&self, msg: Envelope) -> Result<()> {
+    async fn publish(&self, mut msg: Envelope) -> Result<()> {
         msg.check_size(self.config.max_payload)?;
+        trace::inject(msg.headers_mut());
+        metric::published("pubsub", SYSTEM);
         let mut registry = self.registry();
         registry.subscriptions.retain(|sub| !sub.tx.is_closed());
         for sub in registry
@@ -131,7 +138,7 @@ impl Publisher for MemBus {
 impl Subscriber for MemBus {
     type Stream = MemSubscription;
     async fn subscribe(&self, pattern: &Pattern) -> Result<MemSubscription> {
-        let (tx, rx) = lagging_channel(self.config.subscriber_capacity);
+        let (tx, rx) = lagging_channel(self.config.subscriber_capacity, SYSTEM);
         self.registry().subscriptions.push(Subscription {
             pattern: pattern.clone(),
             tx,
@@ -166,8 +173,10 @@ impl MemBus {
 }
 
 impl Requester for MemBus {
-    async fn request(&self, msg: Envelope, timeout: Duration) -> Result<Reply> {
+    async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         msg.check_size(self.config.max_payload)?;
+        trace::inject(msg.headers_mut());
+        metric::published("request", SYSTEM);
         let sent = Instant::now();
         let subject = msg.subject().clone();
         let targets = self.targets(&subject);
@@ -202,7 +211,8 @@ impl Requester for MemBus {
 impl Responder for MemBus {
     async fn serve<S>(&self, subject: &Subject, group: Option<&Group>, svc: S) -> Result<Serving>
     where
-        S: Service<Envelope, Response = Bytes> + Clone + Send + 'static,
+        S: Service<Envelope> + Clone + Send + 'static,
+        S::Response: Into<Answer>,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
@@ -223,7 +233,7 @@ impl Responder for MemBus {
                 let svc = svc.clone();
                 // One task per request: a service that panics loses that request only.
                 tokio::spawn(async move {
-                    let reply = answer(svc, request).await;
+                    let reply = answer(SYSTEM, svc, request).await;
                     let _ = reply_to.send(reply).await;
                     drop(slot);
                 });

@@ -272,8 +272,10 @@ fn wake_readers(state: &mut State, topic: &Topic) {
 }
 
 impl LogProducer for MemLog {
-    async fn append(&self, msg: Envelope) -> Result<Position> {
+    async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.inner.config.max_payload)?;
+        crate::trace::inject(msg.headers_mut());
+        crate::metric::published("log", crate::mem::bus::SYSTEM);
         let config = self.inner.config;
         let mut guard = self.inner.lock();
         let state = &mut *guard;

@@ -34,6 +34,7 @@ macro_rules! pubsub_conformance {
                     concurrent_publishes_lose_nothing,
                 ]
             );
+            $crate::__conformance_cases!($setup, traced, [trace_context_survives_publish]);
         }
     };
 }
@@ -56,6 +57,7 @@ macro_rules! request_reply_conformance {
                     load_shared_across_two_responders,
                 ]
             );
+            $crate::__conformance_cases!($setup, traced, [trace_context_survives_request]);
         }
     };
 }
@@ -83,6 +85,7 @@ macro_rules! log_conformance {
                     per_key_order_across_members,
                 ]
             );
+            $crate::__conformance_cases!($setup, traced, [trace_context_survives_append]);
         }
     };
 }

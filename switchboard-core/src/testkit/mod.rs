@@ -20,6 +20,7 @@ pub mod pubsub;
 pub mod request;
 pub mod router;
 pub mod store;
+pub mod traced;
 
 mod fixtures;
 mod macros;

@@ -261,8 +261,10 @@ impl JetStreamLog {
 impl LogProducer for JetStreamLog {
     /// Waits for the stream's PubAck. The envelope id is the `Nats-Msg-Id`, so retrying an
     /// append that failed after the server stored it does not store it twice.
-    async fn append(&self, msg: Envelope) -> Result<Position> {
+    async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.inner.client.max_payload())?;
+        switchboard_core::trace::inject(msg.headers_mut());
+        switchboard_core::metric::published("log", "jetstream");
         let topic = msg.subject().clone();
         if self.inner.config.create_streams {
             self.stream_of(&topic).await?;

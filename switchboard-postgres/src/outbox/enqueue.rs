@@ -53,8 +53,9 @@ pub async fn enqueue_many(conn: &mut PgConnection, msgs: &[Envelope]) -> Result<
 }
 
 fn headers_json(msg: &Envelope) -> Json<Value> {
-    let map: Map<String, Value> = msg
-        .headers()
+    let mut headers = msg.headers().clone();
+    switchboard_core::trace::inject(&mut headers);
+    let map: Map<String, Value> = headers
         .iter()
         .map(|(name, value)| (name.to_owned(), Value::from(value)))
         .collect();

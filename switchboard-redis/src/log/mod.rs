@@ -205,8 +205,10 @@ impl TopicAdmin for RedisLog {
 }
 
 impl LogProducer for RedisLog {
-    async fn append(&self, msg: Envelope) -> Result<Position> {
+    async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.config.max_payload)?;
+        switchboard_core::trace::inject(msg.headers_mut());
+        switchboard_core::metric::published("log", crate::SYSTEM);
         let topic = msg.subject().clone();
         let partitions = self.partition_count(&topic).await?;
         let partition = partition_for(

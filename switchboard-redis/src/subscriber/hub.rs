@@ -52,7 +52,7 @@ impl Hub {
         pattern: &Pattern,
     ) -> Result<RedisSubscription> {
         let target = self.channels.target(pattern);
-        let (tx, rx) = lagging_channel(self.capacity);
+        let (tx, rx) = lagging_channel(self.capacity, crate::SYSTEM);
         let mut subscribed = self.subscribed.lock().await;
         let id = self.routes.add(target.clone(), pattern.clone(), tx);
         // Built before the server is asked, so a cancelled call still releases its route.

@@ -10,8 +10,25 @@ use axum::{
     },
 };
 use futures::{Stream, StreamExt, stream};
+use switchboard_core::metric;
 
 use super::{Shutdown, SseEvent};
+
+/// Counts an SSE stream in [`metric::SSE_OPEN`] while it lives (the response body holds it).
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        metric::gauge_add(metric::SSE_OPEN, 1.0);
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metric::gauge_add(metric::SSE_OPEN, -1.0);
+    }
+}
 
 /// Options of [`sse_response_with`].
 #[derive(Clone, Debug)]
@@ -45,6 +62,7 @@ pub fn sse_response_with<S>(stream: S, shutdown: Shutdown, config: SseConfig) ->
 where
     S: Stream<Item = SseEvent> + Send + 'static,
 {
+    let open = OpenStream::new();
     let ended = shutdown.clone();
     let end = stream::once(async move {
         let reason = if ended.is_triggered() {
@@ -57,7 +75,10 @@ where
     let events = stream
         .take_until(shutdown.wait())
         .chain(end)
-        .map(|event| Ok::<_, Infallible>(event.into_axum()));
+        .map(move |event| {
+            let _open = &open;
+            Ok::<_, Infallible>(event.into_axum())
+        });
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(config.keep_alive))
         .into_response();
