@@ -7,7 +7,7 @@
 
 use std::{
     collections::HashMap,
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     sync::{Arc, Mutex},
 };
 
@@ -22,8 +22,8 @@ use futures::StreamExt;
 
 use crate::{common::gateway_config::OpenLimit, error::AppError};
 
-/// The client address of a request: the peer of its connection. Requests that came through no
-/// socket (in-process tests) share the unspecified address.
+/// The client address of a request: the peer of its connection (see [`client_key`]). Requests
+/// that came through no socket (in-process tests) share the unspecified address.
 pub(crate) fn client_ip<B>(req: &axum::http::Request<B>) -> IpAddr {
     peer_ip(req.extensions())
 }
@@ -32,8 +32,22 @@ fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
-            addr.ip()
+            client_key(addr.ip())
         })
+}
+
+/// The address a peer is counted under: an IPv4 address as is (also when it arrives mapped into
+/// IPv6 on a dual-stack socket), an IPv6 address by its /64 prefix, because one host is
+/// routinely handed a whole /64 and could otherwise take a fresh address per connection.
+fn client_key(peer: IpAddr) -> IpAddr {
+    match peer.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(Ipv6Addr::from(segments))
+        }
+        v4 => v4,
+    }
 }
 
 /// The client address, as an extractor (see [`client_ip`]).
@@ -189,5 +203,20 @@ pub(crate) async fn hold_for_socket(
             next.run(req).await
         }
         Err(refused) => refused.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_peers_count_by_their_64_prefix_and_mapped_ipv4_as_ipv4() {
+        let key = |addr: &str| client_key(addr.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
     }
 }
