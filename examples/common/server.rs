@@ -2,8 +2,9 @@
 //!
 //! The server is hyper's HTTP/1 connection driver set up by hand rather than `axum::serve`: it
 //! gives each request the peer address (`ConnectInfo`, which the gateway's limits key on),
-//! bounds how long a client may take to send its request head, and keeps the per-connection
-//! state small enough that an idle SSE stream costs under 8 KiB (docs/benchmarks.md).
+//! bounds how long a client may take to send its request head (and how long an idle keep-alive
+//! connection stays), and caps hyper's buffers at their 8 KiB floor. What an idle connection and
+//! an idle SSE stream cost is measured in docs/benchmarks.md.
 
 use std::{net::SocketAddr, pin::pin, time::Duration};
 
