@@ -8,13 +8,21 @@
 
 use std::{net::SocketAddr, pin::pin, time::Duration};
 
-use axum::{Router, body::Body, extract::ConnectInfo, extract::DefaultBodyLimit};
+use axum::{
+    Router,
+    body::Body,
+    extract::{ConnectInfo, DefaultBodyLimit},
+    http::{Response, StatusCode, header},
+};
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
 use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -24,6 +32,9 @@ use super::{config::Config, shutdown::Shutdown};
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Request heads larger than this are refused (hyper's floor is 8 KiB).
 const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// The `Retry-After` of a request refused while draining: about when another instance (or this
+/// one, restarted) takes over.
+const DRAIN_RETRY_SECS: u64 = 5;
 
 /// Applies the body limit: a larger body gets 413 on every route.
 pub(crate) fn with_body_limit(router: Router, limit: usize) -> Router {
@@ -58,22 +69,21 @@ fn http() -> http1::Builder {
     http
 }
 
-/// Serves `listener` until `shutdown`, then waits for every connection to finish.
+/// Serves `listener` until `shutdown`, then drains: every connection open at the signal
+/// finishes, while new ones are answered 503 (`/health` included, so a load balancer stops
+/// sending); the listener closes once the last of the earlier connections is done.
 pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Shutdown) {
     let (close_tx, close_rx) = watch::channel(());
     let http = http();
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of descriptors, say: back off instead of spinning.
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            // Once shutdown has started, not one more connection reaches the router.
+            biased;
             _ = shutdown.wait() => break,
+            accepted = accept(&listener) => match accepted {
+                Some(accepted) => accepted,
+                None => continue,
+            },
         };
         let service = router
             .clone()
@@ -97,8 +107,55 @@ pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Sh
             drop(close_rx);
         });
     }
-    drop((listener, close_rx));
-    close_tx.closed().await;
+    drop(close_rx);
+    let drained = close_tx.closed();
+    tokio::pin!(drained);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut drained => break,
+            accepted = accept(&listener) => {
+                if let Some((stream, _)) = accepted {
+                    tokio::spawn(refuse_while_draining(&http, stream));
+                }
+            }
+        }
+    }
+}
+
+/// The next connection, or `None` after an error (out of descriptors, say), having backed off
+/// instead of spinning.
+async fn accept(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+    match listener.accept().await {
+        Ok(accepted) => Some(accepted),
+        Err(err) => {
+            tracing::warn!(error = %err, "accept failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    }
+}
+
+/// Answers every request of a connection made while draining with 503 and closes it.
+fn refuse_while_draining(
+    http: &http1::Builder,
+    stream: TcpStream,
+) -> impl Future<Output = ()> + Send + 'static {
+    let mut http = http.clone();
+    http.keep_alive(false);
+    let conn = http.serve_connection(
+        TokioIo::new(stream),
+        hyper::service::service_fn(|_| async {
+            Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .header(header::RETRY_AFTER, DRAIN_RETRY_SECS)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Body::from(format!(
+                    "shutting down: retry in {DRAIN_RETRY_SECS} s"
+                )))
+        }),
+    );
+    async move { finished(conn.await) }
 }
 
 fn finished(result: hyper::Result<()>) {
