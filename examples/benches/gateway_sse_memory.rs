@@ -133,7 +133,7 @@ async fn open_with_message(
 
 /// Average bytes of gateway memory per idle keep-alive connection.
 async fn per_keep_alive(n: usize) -> f64 {
-    let gateway = Gateway::start(WARM);
+    let gateway = Gateway::start(n + WARM + 16);
     let addr = gateway.addr;
     let mut warm = Vec::with_capacity(WARM);
     for _ in 0..WARM {

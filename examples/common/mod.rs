@@ -8,6 +8,7 @@ pub(crate) mod config_keys;
 pub(crate) mod connect;
 pub(crate) mod gateway_config;
 pub(crate) mod health;
+pub(crate) mod open_count;
 pub(crate) mod server;
 pub(crate) mod services;
 pub(crate) mod shutdown;

@@ -2,7 +2,8 @@
 //!
 //! The server is hyper's HTTP/1 connection driver set up by hand rather than `axum::serve`: it
 //! gives each request the peer address (`ConnectInfo`, which the gateway's limits key on),
-//! bounds how long a client may take to send its request head (and how long an idle keep-alive
+//! bounds how many connections a client address, and all of them, may hold (`limits.connections`)
+//! and how long a client may take to send its request head (and how long an idle keep-alive
 //! connection stays), and caps hyper's buffers at their 8 KiB floor. What an idle connection and
 //! an idle SSE stream cost is measured in docs/benchmarks.md.
 
@@ -26,7 +27,12 @@ use tokio::{
 use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use super::{config::Config, shutdown::Shutdown};
+use super::{
+    config::Config,
+    gateway_config::LimitsConfig,
+    open_count::{OpenCount, Over, client_key},
+    shutdown::Shutdown,
+};
 
 /// How long a client may take to send a request head; slower ones are cut off.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +59,7 @@ pub(crate) async fn serve(
     let addr = config.listen_addr().map_err(std::io::Error::other)?;
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(service = %config.service, addr = %listener.local_addr()?, "listening");
-    serve_on(listener, router, shutdown).await;
+    serve_on(listener, router, shutdown, config.limits.clone()).await;
     tracing::info!(service = %config.service, "server stopped");
     Ok(())
 }
@@ -72,9 +78,18 @@ fn http() -> http1::Builder {
 /// Serves `listener` until `shutdown`, then drains: every connection open at the signal
 /// finishes, while new ones are answered 503 (`/health` included, so a load balancer stops
 /// sending); the listener closes once the last of the earlier connections is done.
-pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Shutdown) {
+///
+/// A connection beyond `limits.connections` (per client address, or in total) gets one 429 or
+/// 503 with `Retry-After` and is closed before any request reaches the router.
+pub(crate) async fn serve_on(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+    limits: LimitsConfig,
+) {
     let (close_tx, close_rx) = watch::channel(());
     let http = http();
+    let connections = OpenCount::new(limits.connections);
     loop {
         let (stream, peer) = tokio::select! {
             // Once shutdown has started, not one more connection reaches the router.
@@ -84,6 +99,14 @@ pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Sh
                 Some(accepted) => accepted,
                 None => continue,
             },
+        };
+        let slot = match connections.acquire(client_key(peer.ip())) {
+            Ok(slot) => slot,
+            Err(over) => {
+                let refusal = over_limit(over, &limits);
+                tokio::spawn(refuse(&http, stream, refusal));
+                continue;
+            }
         };
         let service = router
             .clone()
@@ -104,7 +127,7 @@ pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Sh
                     finished(conn.await);
                 }
             }
-            drop(close_rx);
+            drop((slot, close_rx));
         });
     }
     drop(close_rx);
@@ -116,7 +139,12 @@ pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Sh
             () = &mut drained => break,
             accepted = accept(&listener) => {
                 if let Some((stream, _)) = accepted {
-                    tokio::spawn(refuse_while_draining(&http, stream));
+                    let refusal = Refusal {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        message: format!("shutting down: retry in {DRAIN_RETRY_SECS} s"),
+                        retry_after: DRAIN_RETRY_SECS,
+                    };
+                    tokio::spawn(refuse(&http, stream, refusal));
                 }
             }
         }
@@ -136,23 +164,54 @@ async fn accept(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
     }
 }
 
-/// Answers every request of a connection made while draining with 503 and closes it.
-fn refuse_while_draining(
+/// What a refused connection is answered.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    retry_after: u64,
+}
+
+fn over_limit(over: Over, limits: &LimitsConfig) -> Refusal {
+    let (status, message) = match over {
+        Over::Client => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many open connections from your address (limit {}): retry in {} s",
+                limits.connections.client, limits.retry
+            ),
+        ),
+        Over::Total => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the server holds its limit of {} open connections: retry in {} s",
+                limits.connections.total, limits.retry
+            ),
+        ),
+    };
+    Refusal {
+        status,
+        message,
+        retry_after: limits.retry,
+    }
+}
+
+/// Answers every request of a connection with `refusal` and closes it.
+fn refuse(
     http: &http1::Builder,
     stream: TcpStream,
+    refusal: Refusal,
 ) -> impl Future<Output = ()> + Send + 'static {
     let mut http = http.clone();
     http.keep_alive(false);
     let conn = http.serve_connection(
         TokioIo::new(stream),
-        hyper::service::service_fn(|_| async {
-            Response::builder()
-                .status(StatusCode::SERVICE_UNAVAILABLE)
-                .header(header::RETRY_AFTER, DRAIN_RETRY_SECS)
+        hyper::service::service_fn(move |_| {
+            let response = Response::builder()
+                .status(refusal.status)
+                .header(header::RETRY_AFTER, refusal.retry_after)
                 .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                .body(Body::from(format!(
-                    "shutting down: retry in {DRAIN_RETRY_SECS} s"
-                )))
+                .body(Body::from(refusal.message.clone()));
+            async { response }
         }),
     );
     async move { finished(conn.await) }

@@ -20,8 +20,8 @@ pub(crate) struct Gateway {
 }
 
 impl Gateway {
-    /// Starts the release gateway on a free port, with room for `streams` open SSE streams
-    /// from this one client address, and waits until it listens.
+    /// Starts the release gateway on a free port, with room for `streams` open connections
+    /// and SSE streams from this one client address, and waits until it listens.
     pub(crate) fn start(streams: usize) -> Gateway {
         let binary = binary();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -35,6 +35,8 @@ impl Gateway {
             .env("GATEWAY_SERVER_PORT", port.to_string())
             .env("GATEWAY_LIMITS_SSE_CLIENT", &limit)
             .env("GATEWAY_LIMITS_SSE_TOTAL", &limit)
+            .env("GATEWAY_LIMITS_CONNECTIONS_CLIENT", &limit)
+            .env("GATEWAY_LIMITS_CONNECTIONS_TOTAL", &limit)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

@@ -50,7 +50,12 @@ impl Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stopped_tx, stopped) = watch::channel(false);
-        let serving = server::serve_on(listener, app.app.clone(), app.shutdown.clone());
+        let serving = server::serve_on(
+            listener,
+            app.app.clone(),
+            app.shutdown.clone(),
+            limits.clone(),
+        );
         tokio::spawn(async move {
             serving.await;
             stopped_tx.send_replace(true);
