@@ -30,7 +30,8 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct LimitsConfig {
-    /// Open HTTP connections, whatever they carry (beyond: the connection gets 429 or 503).
+    /// Open HTTP connections (beyond: the connection gets 429 or 503). A WebSocket leaves this
+    /// count once upgraded and counts under `ws`.
     pub(crate) connections: OpenLimit,
     /// Open SSE streams.
     pub(crate) sse: OpenLimit,
