@@ -210,6 +210,9 @@ fn refuse(
                 .status(refusal.status)
                 .header(header::RETRY_AFTER, refusal.retry_after)
                 .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                // The gateway's page shows a refused htmx request in its banner.
+                .header("hx-retarget", "#flash")
+                .header("hx-reswap", "innerHTML")
                 .body(Body::from(refusal.message.clone()));
             async { response }
         }),

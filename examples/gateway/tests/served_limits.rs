@@ -243,6 +243,7 @@ async fn connections_are_limited_per_client_and_in_total() {
     let refused = served.get(alice, "/ws/count").await;
     assert_eq!(refused.status, 429, "{refused:?}");
     assert_eq!(refused.header("retry-after"), Some("7"));
+    assert_eq!(refused.header("hx-retarget"), Some("#flash"));
     assert!(
         refused.body.contains("too many open connections"),
         "{}",
