@@ -1,122 +1,119 @@
 //! Memory of idle SSE streams in the real gateway: the release `gateway` binary (its own server
 //! setup, routes, middleware and in-memory Redis pub/sub) serves N `GET /redis/subscribe`
-//! streams that each received one message and then sit idle. The gateway's resident memory is
-//! read from `/proc/<pid>/statm` before and after; the clients live in this process and are not
-//! counted.
+//! streams that each received one message and then sit idle. The gateway's resident set size
+//! (`VmRSS` in `/proc/<pid>/status`) is read after 64 warm-up streams and again once the N
+//! streams are open, each having received its message and the gateway counting them all
+//! (`open_streams` of `GET /ws/count`); the difference divided by N is the figure. Kernel socket
+//! buffers are not in it, and the clients live in this process, not in the gateway's.
 //!
-//! Run with `cargo build --release --example gateway && cargo bench -p switchboard-examples
-//! --bench gateway_sse_memory` (`SB_SSE_SUBSCRIBERS=5000`).
+//! A second gateway measures the same way N idle keep-alive connections that each made one
+//! `GET /ws/count`: what hyper and the server setup cost before any stream exists.
+//!
+//! Run with `cargo build --release --example gateway --bench gateway_sse_memory &&
+//! cargo bench -p switchboard-examples --bench gateway_sse_memory` (`SB_SSE_SUBSCRIBERS=2000`,
+//! `SB_SSE_RUNS=3`: each run starts fresh gateways).
 
-use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+#[path = "support/gateway_process.rs"]
+mod gateway_process;
+#[path = "support/raw_http.rs"]
+mod raw_http;
 
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use std::net::SocketAddr;
+
+use gateway_process::Gateway;
+use raw_http::{csrf_token, keep_alive_get, open_streams, publish, read_until};
+use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 const CHANNEL: &str = "switchboard.page.bench";
 const WARM: usize = 64;
 
 fn main() {
-    let n: usize = std::env::var("SB_SSE_SUBSCRIBERS")
-        .unwrap_or_else(|_| "5000".into())
-        .parse()
-        .expect("SB_SSE_SUBSCRIBERS: a number");
+    let n = setting("SB_SSE_SUBSCRIBERS", 2000);
+    let runs = setting("SB_SSE_RUNS", 3);
+    check_open_files(n);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut gateway = Gateway::start(n + WARM + 16);
-    let per_stream = runtime.block_on(measure(&gateway, n));
-    gateway.stop();
+    let (mut streams, mut idle) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        streams.push(runtime.block_on(per_stream(n)));
+        idle.push(runtime.block_on(per_keep_alive(n)));
+    }
+    let kib = |bytes: &f64| format!("{:.2}", bytes / 1024.0);
+    let row = |figures: &mut Vec<f64>| {
+        let each: Vec<String> = figures.iter().map(kib).collect();
+        figures.sort_by(f64::total_cmp);
+        format!(
+            "{} | {} KiB",
+            each.join(" · "),
+            kib(&figures[figures.len() / 2])
+        )
+    };
     println!(
-        "idle SSE streams: {n}, release gateway binary (its server setup), in-memory Redis pub/sub"
+        "{n} idle connections per run, {runs} runs, release gateway binary (its server setup), \
+         in-memory Redis pub/sub; gateway VmRSS growth per connection"
     );
-    println!("| measure | gateway resident memory per stream |");
-    println!("|---|---:|");
+    println!("| connection | each run (KiB) | median |");
+    println!("|---|---|---:|");
     println!(
-        "| idle `GET /redis/subscribe` stream | {:.2} KiB |",
-        per_stream / 1024.0
+        "| idle SSE stream (`GET /redis/subscribe`, one event received) | {} |",
+        row(&mut streams)
+    );
+    println!(
+        "| idle keep-alive connection (one `GET /ws/count` answered) | {} |",
+        row(&mut idle)
     );
 }
 
-struct Gateway {
-    child: Child,
-    addr: SocketAddr,
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name}: a number, not {v:?}"))
+    })
 }
 
-impl Gateway {
-    /// Starts the release gateway on a free port with room for `streams` open streams.
-    fn start(streams: usize) -> Gateway {
-        let exe = std::env::current_exe().unwrap();
-        let release = exe.parent().and_then(|deps| deps.parent()).unwrap();
-        let binary: PathBuf = release.join("examples").join("gateway");
+/// The clients' sockets live in this process: say so up front rather than fail midway.
+fn check_open_files(n: usize) {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|soft| soft.parse::<usize>().ok());
+    if let Some(soft) = soft {
+        let needed = n + WARM + 256;
         assert!(
-            binary.exists(),
-            "{} is missing: run `cargo build --release --example gateway` first",
-            binary.display()
+            soft >= needed,
+            "open-files limit {soft} is below {needed}: run `ulimit -n {needed}`"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let limit = streams.to_string();
-        let child = Command::new(binary)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .env("GATEWAY_SERVER_PORT", port.to_string())
-            .env("GATEWAY_LIMITS_SSE_CLIENT", &limit)
-            .env("GATEWAY_LIMITS_SSE_TOTAL", &limit)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        Gateway {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-
-    fn rss_bytes(&self) -> u64 {
-        let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap();
-        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-        pages * 4096
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
-/// Average bytes of gateway memory per idle stream.
-async fn measure(gateway: &Gateway, n: usize) -> f64 {
-    let token = csrf_token(gateway.addr).await;
-    let mut warm = open(gateway.addr, WARM).await;
-    publish(gateway.addr, &token, "warm").await;
-    for stream in &mut warm {
-        read_until(stream, "warm").await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+/// Average bytes of gateway memory per idle SSE stream.
+async fn per_stream(n: usize) -> f64 {
+    let gateway = Gateway::start(n + WARM + 16);
+    let addr = gateway.addr;
+    let token = csrf_token(addr).await;
+    let _warm = open_with_message(addr, &token, WARM, "warm").await;
     let before = gateway.rss_bytes();
-    let mut streams = open(gateway.addr, n).await;
-    publish(gateway.addr, &token, "hello").await;
-    for stream in &mut streams {
-        read_until(stream, "hello").await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _streams = open_with_message(addr, &token, n, "hello").await;
+    assert_eq!(
+        open_streams(addr).await,
+        (WARM + n) as u64,
+        "the gateway does not count every stream as open"
+    );
     let after = gateway.rss_bytes();
-    drop((warm, streams));
     after.saturating_sub(before) as f64 / n as f64
 }
 
-async fn open(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+/// Opens `n` streams on [`CHANNEL`], publishes `message` and waits until every stream got it.
+async fn open_with_message(
+    addr: SocketAddr,
+    token: &str,
+    n: usize,
+    message: &str,
+) -> Vec<TcpStream> {
     let request = format!(
         "GET /redis/subscribe?channel={CHANNEL} HTTP/1.1\r\nhost: bench\r\naccept: text/event-stream\r\n\r\n"
     );
@@ -127,78 +124,26 @@ async fn open(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
         read_until(&mut stream, "200 OK").await;
         streams.push(stream);
     }
+    publish(addr, token, CHANNEL, message).await;
+    for stream in &mut streams {
+        read_until(stream, message).await;
+    }
     streams
 }
 
-async fn read_until(stream: &mut TcpStream, needle: &str) -> String {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 512];
-    while !String::from_utf8_lossy(&seen).contains(needle) {
-        let read = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("no `{needle}` from the gateway"))
-            .unwrap();
-        assert!(
-            read > 0,
-            "the gateway closed a stream: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buf[..read]);
+/// Average bytes of gateway memory per idle keep-alive connection.
+async fn per_keep_alive(n: usize) -> f64 {
+    let gateway = Gateway::start(n + WARM + 16);
+    let addr = gateway.addr;
+    let mut warm = Vec::with_capacity(WARM);
+    for _ in 0..WARM {
+        warm.push(keep_alive_get(addr, "/ws/count").await);
     }
-    String::from_utf8_lossy(&seen).into_owned()
-}
-
-/// One request with `connection: close`, answered in full.
-async fn request(addr: SocketAddr, request: String) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// The page's CSRF token, once the gateway answers (bounded wait).
-async fn csrf_token(addr: SocketAddr) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the gateway did not start listening"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = gateway.rss_bytes();
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle.push(keep_alive_get(addr, "/ws/count").await);
     }
-    let page = request(
-        addr,
-        "GET / HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n".into(),
-    )
-    .await;
-    let start = page
-        .find("x-csrf-token")
-        .expect("the page carries its token")
-        + 12;
-    page[start..]
-        .split('"')
-        .find(|part| part.len() == 32 && part.bytes().all(|b| b.is_ascii_hexdigit()))
-        .expect("a 32-hex-digit token")
-        .to_owned()
-}
-
-async fn publish(addr: SocketAddr, token: &str, message: &str) {
-    let body = format!("channel={CHANNEL}&message={message}");
-    let answer = request(
-        addr,
-        format!(
-            "POST /redis/publish HTTP/1.1\r\nhost: bench\r\nconnection: close\r\nx-csrf-token: {token}\r\n\
-             content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await;
-    assert!(
-        answer.starts_with("HTTP/1.1 200"),
-        "publish failed: {answer}"
-    );
+    let after = gateway.rss_bytes();
+    after.saturating_sub(before) as f64 / n as f64
 }

@@ -30,6 +30,9 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct LimitsConfig {
+    /// Open HTTP connections (beyond: the connection gets 429 or 503). A WebSocket leaves this
+    /// count once upgraded and counts under `ws`.
+    pub(crate) connections: OpenLimit,
     /// Open SSE streams.
     pub(crate) sse: OpenLimit,
     /// Open WebSockets.
@@ -61,6 +64,12 @@ pub(crate) struct RateLimit {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
+            // Above the streams and sockets one visitor may hold (16 + 8), plus a browser's
+            // six connections for requests, for a few tabs; in total, above both totals.
+            connections: OpenLimit {
+                client: 64,
+                total: 8192,
+            },
             sse: OpenLimit {
                 client: 16,
                 total: 2048,
@@ -82,6 +91,8 @@ impl LimitsConfig {
     /// The first key whose value cannot be used, and why.
     pub(crate) fn invalid(&self) -> Option<(&'static str, String)> {
         let counts = [
+            ("limits.connections.client", self.connections.client as u64),
+            ("limits.connections.total", self.connections.total as u64),
             ("limits.sse.client", self.sse.client as u64),
             ("limits.sse.total", self.sse.total as u64),
             ("limits.ws.client", self.ws.client as u64),

@@ -8,6 +8,7 @@ pub(crate) mod config_keys;
 pub(crate) mod gateway_config;
 pub(crate) mod health;
 pub(crate) mod http_trace;
+pub(crate) mod open_count;
 pub(crate) mod prometheus;
 pub(crate) mod server;
 pub(crate) mod services;

@@ -2,27 +2,45 @@
 //!
 //! The server is hyper's HTTP/1 connection driver set up by hand rather than `axum::serve`: it
 //! gives each request the peer address (`ConnectInfo`, which the gateway's limits key on),
-//! bounds how long a client may take to send its request head, and keeps the per-connection
-//! state small enough that an idle SSE stream costs under 8 KiB (docs/benchmarks.md).
+//! bounds how many connections a client address, and all of them, may hold (`limits.connections`)
+//! and how long a client may take to send its request head (and how long an idle keep-alive
+//! connection stays), and caps hyper's buffers at their 8 KiB floor. What an idle connection and
+//! an idle SSE stream cost is measured in docs/benchmarks.md.
 
 use std::{net::SocketAddr, pin::pin, time::Duration};
 
-use axum::{Router, body::Body, extract::ConnectInfo, extract::DefaultBodyLimit};
+use axum::{
+    Router,
+    body::Body,
+    extract::{ConnectInfo, DefaultBodyLimit},
+    http::{Response, StatusCode, header},
+};
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
 use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use super::{config::Config, shutdown::Shutdown};
+use super::{
+    config::Config,
+    gateway_config::LimitsConfig,
+    open_count::{OpenCount, Over, client_key},
+    shutdown::Shutdown,
+};
 
 /// How long a client may take to send a request head; slower ones are cut off.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Request heads larger than this are refused (hyper's floor is 8 KiB).
 const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// The `Retry-After` of a request refused while draining: about when another instance (or this
+/// one, restarted) takes over.
+const DRAIN_RETRY_SECS: u64 = 5;
 
 /// Applies the body limit: a larger body gets 413 on every route.
 pub(crate) fn with_body_limit(router: Router, limit: usize) -> Router {
@@ -41,7 +59,7 @@ pub(crate) async fn serve(
     let addr = config.listen_addr().map_err(std::io::Error::other)?;
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(service = %config.service, addr = %listener.local_addr()?, "listening");
-    serve_on(listener, router, shutdown).await;
+    serve_on(listener, router, shutdown, config.limits.clone()).await;
     tracing::info!(service = %config.service, "server stopped");
     Ok(())
 }
@@ -57,22 +75,38 @@ fn http() -> http1::Builder {
     http
 }
 
-/// Serves `listener` until `shutdown`, then waits for every connection to finish.
-pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Shutdown) {
+/// Serves `listener` until `shutdown`, then drains: every connection open at the signal
+/// finishes, while new ones are answered 503 (`/health` included, so a load balancer stops
+/// sending); the listener closes once the last of the earlier connections is done.
+///
+/// A connection beyond `limits.connections` (per client address, or in total) gets one 429 or
+/// 503 with `Retry-After` and is closed before any request reaches the router.
+pub(crate) async fn serve_on(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+    limits: LimitsConfig,
+) {
     let (close_tx, close_rx) = watch::channel(());
     let http = http();
+    let connections = OpenCount::new(limits.connections);
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of descriptors, say: back off instead of spinning.
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            // Once shutdown has started, not one more connection reaches the router.
+            biased;
             _ = shutdown.wait() => break,
+            accepted = accept(&listener) => match accepted {
+                Some(accepted) => accepted,
+                None => continue,
+            },
+        };
+        let slot = match connections.acquire(client_key(peer.ip())) {
+            Ok(slot) => slot,
+            Err(over) => {
+                let refusal = over_limit(over, &limits);
+                tokio::spawn(refuse(&http, stream, refusal));
+                continue;
+            }
         };
         let service = router
             .clone()
@@ -93,11 +127,97 @@ pub(crate) async fn serve_on(listener: TcpListener, router: Router, shutdown: Sh
                     finished(conn.await);
                 }
             }
-            drop(close_rx);
+            drop((slot, close_rx));
         });
     }
-    drop((listener, close_rx));
-    close_tx.closed().await;
+    drop(close_rx);
+    let drained = close_tx.closed();
+    tokio::pin!(drained);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut drained => break,
+            accepted = accept(&listener) => {
+                if let Some((stream, _)) = accepted {
+                    let refusal = Refusal {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        message: format!("shutting down: retry in {DRAIN_RETRY_SECS} s"),
+                        retry_after: DRAIN_RETRY_SECS,
+                    };
+                    tokio::spawn(refuse(&http, stream, refusal));
+                }
+            }
+        }
+    }
+}
+
+/// The next connection, or `None` after an error (out of descriptors, say), having backed off
+/// instead of spinning.
+async fn accept(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+    match listener.accept().await {
+        Ok(accepted) => Some(accepted),
+        Err(err) => {
+            tracing::warn!(error = %err, "accept failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    }
+}
+
+/// What a refused connection is answered.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    retry_after: u64,
+}
+
+fn over_limit(over: Over, limits: &LimitsConfig) -> Refusal {
+    let (status, message) = match over {
+        Over::Client => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many open connections from your address (limit {}): retry in {} s",
+                limits.connections.client, limits.retry
+            ),
+        ),
+        Over::Total => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the server holds its limit of {} open connections: retry in {} s",
+                limits.connections.total, limits.retry
+            ),
+        ),
+    };
+    Refusal {
+        status,
+        message,
+        retry_after: limits.retry,
+    }
+}
+
+/// Answers every request of a connection with `refusal` and closes it.
+fn refuse(
+    http: &http1::Builder,
+    stream: TcpStream,
+    refusal: Refusal,
+) -> impl Future<Output = ()> + Send + 'static {
+    let mut http = http.clone();
+    http.keep_alive(false);
+    let conn = http.serve_connection(
+        TokioIo::new(stream),
+        hyper::service::service_fn(move |_| {
+            let response = Response::builder()
+                .status(refusal.status)
+                .header(header::RETRY_AFTER, refusal.retry_after)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                // The gateway's page shows a refused htmx request in its banner.
+                .header("hx-retarget", "#flash")
+                .header("hx-reswap", "innerHTML")
+                .body(Body::from(refusal.message.clone()));
+            async { response }
+        }),
+    );
+    async move { finished(conn.await) }
 }
 
 fn finished(result: hyper::Result<()>) {

@@ -6,9 +6,8 @@
 //! socket ([`switchboard_ws::Lease`]) and frees itself when they end.
 
 use std::{
-    collections::HashMap,
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    sync::{Arc, Mutex},
+    sync::Arc,
 };
 
 use axum::{
@@ -20,10 +19,16 @@ use axum::{
 };
 use futures::StreamExt;
 
-use crate::{common::gateway_config::OpenLimit, error::AppError};
+use crate::{
+    common::{
+        gateway_config::OpenLimit,
+        open_count::{OpenCount, Over, Slot, client_key},
+    },
+    error::AppError,
+};
 
-/// The client address of a request: the peer of its connection. Requests that came through no
-/// socket (in-process tests) share the unspecified address.
+/// The client address of a request: the peer of its connection, as [`client_key`] counts it.
+/// Requests that came through no socket (in-process tests) share the unspecified address.
 pub(crate) fn client_ip<B>(req: &axum::http::Request<B>) -> IpAddr {
     peer_ip(req.extensions())
 }
@@ -32,7 +37,7 @@ fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
-            addr.ip()
+            client_key(addr.ip())
         })
 }
 
@@ -56,105 +61,61 @@ pub(crate) struct OpenConnections(Arc<Inner>);
 
 struct Inner {
     what: &'static str,
-    limit: OpenLimit,
     retry_after: u64,
-    open: Mutex<Counts>,
+    count: Arc<OpenCount>,
 }
 
 impl Inner {
-    fn refusal(&self, counts: &Counts, ip: IpAddr) -> Option<AppError> {
+    fn refusal(&self, over: Over) -> AppError {
         let Inner {
-            what,
-            limit,
-            retry_after,
-            ..
+            what, retry_after, ..
         } = self;
-        let mine = counts.per_client.get(&ip).copied().unwrap_or(0);
-        let (status, message) = if mine >= limit.client {
-            (
+        let limit = self.count.limit();
+        let (status, message) = match over {
+            Over::Client => (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "too many open {what} from your address (limit {}): close some, then retry in {retry_after} s",
                     limit.client
                 ),
-            )
-        } else if counts.total >= limit.total {
-            (
+            ),
+            Over::Total => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "the gateway holds its limit of {} open {what}: retry in {retry_after} s",
                     limit.total
                 ),
-            )
-        } else {
-            return None;
+            ),
         };
-        Some(AppError::new(status, message).retry_after(*retry_after))
+        AppError::new(status, message).retry_after(*retry_after)
     }
-}
-
-#[derive(Default)]
-struct Counts {
-    total: usize,
-    per_client: HashMap<IpAddr, usize>,
-}
-
-/// One open connection; dropping it frees the slot.
-pub(crate) struct Slot {
-    owner: Arc<Inner>,
-    ip: IpAddr,
 }
 
 impl OpenConnections {
     pub(crate) fn new(what: &'static str, limit: OpenLimit, retry_after: u64) -> Self {
         OpenConnections(Arc::new(Inner {
             what,
-            limit,
             retry_after,
-            open: Mutex::default(),
+            count: OpenCount::new(limit),
         }))
-    }
-
-    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
-        self.0.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Why a new connection from `ip` would be refused now, if it would.
     pub(crate) fn refusal(&self, ip: IpAddr) -> Option<AppError> {
-        self.0.refusal(&self.counts(), ip)
+        self.0.count.over(ip).map(|over| self.0.refusal(over))
     }
 
     /// Takes a slot for `ip`, or says why not.
     pub(crate) fn acquire(&self, ip: IpAddr) -> Result<Slot, AppError> {
-        // Checked and counted under one lock, so a burst cannot overshoot the limit.
-        let mut counts = self.counts();
-        if let Some(refused) = self.0.refusal(&counts, ip) {
-            return Err(refused);
-        }
-        counts.total += 1;
-        *counts.per_client.entry(ip).or_default() += 1;
-        Ok(Slot {
-            owner: self.0.clone(),
-            ip,
-        })
+        self.0
+            .count
+            .acquire(ip)
+            .map_err(|over| self.0.refusal(over))
     }
 
     /// Open connections in total.
     pub(crate) fn open(&self) -> usize {
-        self.counts().total
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut counts = self.owner.open.lock().unwrap_or_else(|p| p.into_inner());
-        counts.total -= 1;
-        if let Some(mine) = counts.per_client.get_mut(&self.ip) {
-            *mine -= 1;
-            if *mine == 0 {
-                counts.per_client.remove(&self.ip);
-            }
-        }
+        self.0.count.open()
     }
 }
 

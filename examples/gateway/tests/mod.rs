@@ -11,6 +11,7 @@ mod redis;
 mod security;
 mod served;
 mod served_bridge;
+mod served_drain;
 mod served_limits;
 mod served_names;
 mod trace;

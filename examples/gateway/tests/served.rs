@@ -10,6 +10,7 @@ use std::{
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
+    sync::watch,
 };
 
 use super::TestApp;
@@ -19,6 +20,8 @@ use crate::common::{gateway_config::LimitsConfig, server};
 pub(crate) struct Served {
     pub(crate) app: TestApp,
     pub(crate) addr: SocketAddr,
+    /// Turns true when `serve_on` has returned.
+    stopped: watch::Receiver<bool>,
 }
 
 /// A response as read off the socket.
@@ -46,12 +49,27 @@ impl Served {
         let app = TestApp::with_limits(limits).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(server::serve_on(
+        let (stopped_tx, stopped) = watch::channel(false);
+        let serving = server::serve_on(
             listener,
             app.app.clone(),
             app.shutdown.clone(),
-        ));
-        Served { app, addr }
+            limits.clone(),
+        );
+        tokio::spawn(async move {
+            serving.await;
+            stopped_tx.send_replace(true);
+        });
+        Served { app, addr, stopped }
+    }
+
+    /// Resolves once the server has stopped (after shutdown and draining).
+    pub(crate) async fn stopped(&self) {
+        self.stopped
+            .clone()
+            .wait_for(|stopped| *stopped)
+            .await
+            .expect("the server task failed");
     }
 
     /// A TCP connection from `from` (a 127.0.0.x address).

@@ -1,19 +1,22 @@
-//! Limits on what visitors hold open or send, over real sockets: SSE streams and WebSockets
-//! per client address (429) and in total (503), both with `Retry-After` and a reason the page
-//! shows; slots freed when a stream or socket closes; the rate limit on mutating routes.
+//! Limits on what visitors hold open or send, over real sockets: connections, SSE streams and
+//! WebSockets per client address (429) and in total (503), all with `Retry-After` and a reason
+//! the page shows; slots freed when a connection, stream or socket closes; the rate limit on
+//! mutating routes.
 
 use std::time::Duration;
 
 use futures::SinkExt;
+use tokio::{io::AsyncWriteExt, net::TcpStream};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::served::{Served, visitor};
+use super::served::{Served, read_until, visitor};
 use crate::common::gateway_config::{LimitsConfig, OpenLimit, RateLimit};
 
 const STREAM: &str = "/redis/subscribe?channel=switchboard.page.limits";
 
 fn limits(sse: OpenLimit, ws: OpenLimit, mutations: RateLimit) -> LimitsConfig {
     LimitsConfig {
+        connections: wide(),
         sse,
         ws,
         mutations,
@@ -210,4 +213,57 @@ async fn mutating_routes_are_rate_limited_per_client() {
         .send_form(bob, "POST", "/redis/publish", publish)
         .await;
     assert_eq!(answer.status, 200);
+}
+
+/// A keep-alive connection from `from` that has had one request answered (so the server has
+/// accepted and counted it), left open and idle.
+async fn answered_connection(served: &Served, from: std::net::IpAddr) -> TcpStream {
+    let mut stream = served.connect(from).await;
+    stream
+        .write_all(b"GET /ws/count HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    read_until(&mut stream, "open_streams").await;
+    stream
+}
+
+#[tokio::test]
+async fn connections_are_limited_per_client_and_in_total() {
+    let mut config = limits(wide(), wide(), relaxed());
+    config.connections = OpenLimit {
+        client: 2,
+        total: 3,
+    };
+    let served = Served::start(&config).await;
+    let (alice, bob, carol) = (visitor(51), visitor(52), visitor(53));
+    let _alice = [
+        answered_connection(&served, alice).await,
+        answered_connection(&served, alice).await,
+    ];
+    let refused = served.get(alice, "/ws/count").await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(refused.header("retry-after"), Some("7"));
+    assert_eq!(refused.header("hx-retarget"), Some("#flash"));
+    assert!(
+        refused.body.contains("too many open connections"),
+        "{}",
+        refused.body
+    );
+
+    let bob_connection = answered_connection(&served, bob).await;
+    let full = served.get(carol, "/ws/count").await;
+    assert_eq!(full.status, 503, "{full:?}");
+    assert_eq!(full.header("retry-after"), Some("7"));
+    assert!(
+        full.body.contains("limit of 3 open connections"),
+        "{}",
+        full.body
+    );
+
+    // A closed connection frees its place.
+    drop(bob_connection);
+    eventually("the closed connection's place to be freed", || async {
+        served.get(carol, "/ws/count").await.status == 200
+    })
+    .await;
 }

@@ -75,8 +75,12 @@ impl Service {
             env.push((format!("{prefix}_KAFKA_INSTANCE_ID"), instance.to_owned()));
         }
         if binary == "gateway" {
-            // The load comes from one address; the per-address mutation limit is not under test.
-            for key in ["LIMITS_MUTATIONS_RATE", "LIMITS_MUTATIONS_BURST"] {
+            // The load comes from one address; the per-address limits are not under test.
+            for key in [
+                "LIMITS_MUTATIONS_RATE",
+                "LIMITS_MUTATIONS_BURST",
+                "LIMITS_CONNECTIONS_CLIENT",
+            ] {
                 env.push((format!("{prefix}_{key}"), "1000000".to_owned()));
             }
         }

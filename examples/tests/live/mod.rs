@@ -115,11 +115,12 @@ impl Services {
         ] {
             let prefix = name.to_uppercase();
             let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
-            // The test's requests come from one address; the mutation limit is not under test.
+            // The test's requests come from one address; the per-address limits are not under test.
             let unlimited: &[(&str, &str)] = match name {
                 "gateway" => &[
                     ("GATEWAY_LIMITS_MUTATIONS_RATE", "1000000"),
                     ("GATEWAY_LIMITS_MUTATIONS_BURST", "1000000"),
+                    ("GATEWAY_LIMITS_CONNECTIONS_CLIENT", "1000000"),
                 ],
                 _ => &[],
             };
