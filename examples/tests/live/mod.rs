@@ -103,10 +103,13 @@ impl Services {
         check_reachable("NATS", &nats);
         check_reachable("the Kafka broker", kafka.split(',').next().unwrap());
         build_examples();
-        let logs = std::env::temp_dir().join(format!("sb-e2e-{}", std::process::id()));
+        // One run of its own: the tests of this binary run side by side, and two processors in
+        // one group would split the records between them.
+        let run = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let logs = std::env::temp_dir().join(format!("sb-e2e-{run}"));
         std::fs::create_dir_all(&logs).unwrap();
         let (gateway_port, notifier_port, processor_port) = (free_port(), free_port(), free_port());
-        let group = format!("processor-e2e-{}", std::process::id());
+        let group = format!("processor-e2e-{run}");
         let mut children = Vec::new();
         for (name, port) in [
             ("processor", processor_port),
