@@ -2,8 +2,9 @@
 //! topic, taken through the idempotent Postgres insert, the Redis cache and the NATS
 //! announcement, acked. Records per second from the processor's start to its last
 //! announcement, record by record (`batch_records` 1, 16 in flight: the processor before
-//! batching) against the default batches, interleaved over rounds; each round uses a topic,
-//! a group and a database of its own.
+//! batching) against the default batches, interleaved over rounds, next to the Kafka consumer
+//! alone acking the same backlog (the ceiling any processor on this log has); each round uses a
+//! topic, a group and a database of its own.
 //!
 //! Run with `cargo bench -p switchboard-examples --bench processor_throughput` against the
 //! servers of `scripts/test` (`DATABASE_URL`, `REDIS_URL`, `NATS_URL`, `KAFKA_BROKERS`;
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, future::join_all};
 use sqlx::{Connection, Executor, PgConnection, postgres::PgPoolOptions};
 use switchboard_core::{
-    Envelope, Firehose, Group, LogProducer, Namespace, Pattern, Subject, Subscriber, TopicAdmin,
+    Envelope, Firehose, Group, LogConsumer, LogProducer, Namespace, Pattern, Subject, Subscriber,
+    TopicAdmin,
 };
 use switchboard_flows::{Processor, ProcessorConfig};
 use switchboard_kafka::{KafkaAdmin, KafkaConfig, KafkaConsumer, KafkaProducer};
@@ -48,7 +50,11 @@ async fn main() {
         ),
     ];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut ceiling = Vec::new();
     for round in 0..rounds {
+        let rate = consume_only(records).await;
+        eprintln!("round {round}: consume and ack only: {rate:.0} records/s");
+        ceiling.push(rate);
         for (i, (name, batch, in_flight)) in modes.iter().enumerate() {
             let rate = run(records, *batch, *in_flight).await;
             eprintln!("round {round}: {name}: {rate:.0} records/s");
@@ -60,7 +66,8 @@ async fn main() {
     );
     println!("| mode | records/s |");
     println!("|---|---:|");
-    for ((name, ..), mut got) in modes.iter().zip(rates) {
+    let named = std::iter::once(("consume and ack only, no work (the log's ceiling)", ceiling));
+    for (name, mut got) in named.chain(modes.iter().map(|m| m.0).zip(rates)) {
         got.sort_by(f64::total_cmp);
         let median = got[got.len() / 2];
         println!(
@@ -71,17 +78,15 @@ async fn main() {
     }
 }
 
-/// One round: a fresh topic, group and database; returns records per second.
-async fn run(records: usize, batch_records: usize, in_flight: usize) -> f64 {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let kafka = KafkaConfig::new(env("KAFKA_BROKERS", "127.0.0.1:9092")).with_batch_records(1);
+/// A backlog of `records` on a fresh topic.
+async fn backlog(kafka: &KafkaConfig, id: &str, records: usize) -> Subject {
     let topic = Subject::new(format!("bench.processor.{id}")).unwrap();
-    KafkaAdmin::new(&kafka)
+    KafkaAdmin::new(kafka)
         .unwrap()
         .create_topic(&topic, PARTITIONS)
         .await
         .unwrap();
-    let producer = KafkaProducer::new(&kafka).unwrap();
+    let producer = KafkaProducer::new(kafka).unwrap();
     for chunk in (0..records).collect::<Vec<_>>().chunks(1000) {
         let appends = chunk.iter().map(|n| {
             let msg = Envelope::new(topic.clone(), format!("{{\"n\":{n}}}"))
@@ -92,6 +97,34 @@ async fn run(records: usize, batch_records: usize, in_flight: usize) -> f64 {
             appended.unwrap();
         }
     }
+    topic
+}
+
+/// The Kafka consumer alone on the same backlog: each delivery acked at once.
+async fn consume_only(records: usize) -> f64 {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let kafka = KafkaConfig::new(env("KAFKA_BROKERS", "127.0.0.1:9092")).with_batch_records(1);
+    let topic = backlog(&kafka, &id, records).await;
+    let group = Group::new(format!("bench-{id}")).unwrap();
+    let started = Instant::now();
+    let mut member = KafkaConsumer::new(&kafka)
+        .join(&group, &[topic])
+        .await
+        .unwrap();
+    for seen in 0..records {
+        match tokio::time::timeout(Duration::from_secs(120), member.next()).await {
+            Ok(Some(Ok(delivery))) => delivery.ack().await.unwrap(),
+            other => panic!("delivery {seen} of {records} did not come: {other:?}"),
+        }
+    }
+    records as f64 / started.elapsed().as_secs_f64()
+}
+
+/// One round: a fresh topic, group and database; returns records per second.
+async fn run(records: usize, batch_records: usize, in_flight: usize) -> f64 {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let kafka = KafkaConfig::new(env("KAFKA_BROKERS", "127.0.0.1:9092")).with_batch_records(1);
+    let topic = backlog(&kafka, &id, records).await;
 
     let admin_url = env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
     let database = format!("sb_bench_{id}");
@@ -161,7 +194,7 @@ async fn run(records: usize, batch_records: usize, in_flight: usize) -> f64 {
     assert_eq!(rows as usize, records, "one row per record");
     pool.close().await;
     admin
-        .execute(format!("DROP DATABASE {database}").as_str())
+        .execute(format!("DROP DATABASE {database} WITH (FORCE)").as_str())
         .await
         .unwrap();
     records as f64 / elapsed.as_secs_f64()

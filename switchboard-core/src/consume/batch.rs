@@ -151,18 +151,28 @@ where
     fn call(&mut self, req: Incoming) -> Self::Future {
         let (answer, answered) = oneshot::channel();
         let lane = (req.topic().clone(), req.position().partition);
-        {
-            let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-            let queue = lanes.entry(lane).or_insert_with(|| {
-                let (queue, waiting) = mpsc::unbounded_channel();
-                tokio::spawn(run_lane(self.inner.clone(), waiting, self.settings));
-                queue
-            });
-            // The lane's task lives as long as its queue; a send cannot fail while we hold it.
-            let _ = queue.send((req, answer));
+        let mut waiting = (req, answer);
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(queue) = lanes.get(&lane) {
+            match queue.send(waiting) {
+                Ok(()) => return Box::pin(answer_of(answered)),
+                // The lane's task is gone (the inner service panicked): start it afresh.
+                Err(mpsc::error::SendError(back)) => waiting = back,
+            }
         }
-        Box::pin(async move { answered.await.map_err(|_| Error::Closed) })
+        let (queue, lane_waiting) = mpsc::unbounded_channel();
+        tokio::spawn(run_lane(self.inner.clone(), lane_waiting, self.settings));
+        // The task holds the receiver until the queue is dropped: this send cannot fail.
+        let _ = queue.send(waiting);
+        lanes.insert(lane, queue);
+        Box::pin(answer_of(answered))
     }
+}
+
+/// A delivery's outcome, once its batch is done; a lane that vanished is an error, and the
+/// router nacks the delivery.
+async fn answer_of(answered: oneshot::Receiver<Outcome>) -> Result<Outcome, Error> {
+    answered.await.map_err(|_| Error::Closed)
 }
 
 /// Works one lane's deliveries, batch after batch, until the service is dropped.
@@ -260,5 +270,47 @@ where
             (None, outcome) => outcome,
         };
         let _ = answer.send(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tower::service_fn;
+
+    use super::*;
+    use crate::{Envelope, Group, LogProducer, Subject, consume::Router, mem::MemLog};
+
+    #[tokio::test]
+    async fn a_lane_whose_service_panicked_starts_afresh() {
+        let log = MemLog::new();
+        let topic = Subject::new("orders").unwrap();
+        log.append(Envelope::new(topic.clone(), "1")).await.unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (done, mut handled) = mpsc::unbounded_channel();
+        let counter = calls.clone();
+        let service =
+            BatchLayer::new(8, Duration::ZERO).layer(service_fn(move |batch: Vec<Incoming>| {
+                let (call, done) = (counter.fetch_add(1, Ordering::SeqCst), done.clone());
+                async move {
+                    assert!(call > 0, "the first batch panics");
+                    done.send(()).unwrap();
+                    Ok::<_, Error>(vec![Outcome::Handled; batch.len()])
+                }
+            }));
+        let stopped = async move {
+            handled.recv().await;
+        };
+        let router = Router::new(service).with_failure_delay(Duration::from_millis(10));
+        let stats = tokio::time::timeout(
+            Duration::from_secs(10),
+            router.consume(&log, &Group::new("g").unwrap(), &[topic], stopped),
+        )
+        .await
+        .expect("the delivery handled after the panic")
+        .unwrap();
+        assert_eq!((stats.failed, stats.handled), (1, 1), "{stats:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }
