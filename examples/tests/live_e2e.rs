@@ -260,6 +260,34 @@ async fn one_trace_from_produce_to_the_gateways_sse() {
         sse.span_id,
         spans.iter().filter(|s| s.trace_id == trace_id).count()
     );
+
+    // The processor's `/metrics` shows its partitions' lag (librdkafka reports it every 5 s)
+    // and the gateway's the record it appended.
+    let processor_metrics = Http::new(services.processor_port);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let scraped = processor_metrics.get("/metrics").await;
+        if scraped
+            .body
+            .contains("switchboard_consumer_lag{topic=\"switchboard.events\"")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no consumer lag on the processor's /metrics: {}",
+            scraped.body
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let gateway_metrics = gateway.get("/metrics").await;
+    assert!(
+        gateway_metrics
+            .body
+            .contains(r#"switchboard_messages_published_total{flow="log",backend="kafka"}"#),
+        "{}",
+        gateway_metrics.body
+    );
     services.stop_all().await;
     database.drop().await;
 }

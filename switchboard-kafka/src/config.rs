@@ -289,7 +289,9 @@ impl KafkaConfig {
             .set(
                 "partition.assignment.strategy",
                 self.assignment_strategy.as_str(),
-            );
+            )
+            // Statistics carry each partition's lag (`switchboard_consumer_lag`).
+            .set("statistics.interval.ms", "5000");
         if let Some(id) = &self.group_instance_id {
             config.set("group.instance.id", id);
         }

@@ -8,13 +8,13 @@ use std::{
 };
 
 use rdkafka::{
-    ClientContext, Offset, TopicPartitionList,
+    ClientContext, Offset, Statistics, TopicPartitionList,
     config::RDKafkaLogLevel,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance},
     error::{KafkaError, KafkaResult},
     types::RDKafkaErrorCode,
 };
-use switchboard_core::{Group, Topic};
+use switchboard_core::{Group, Topic, metric};
 use tracing::{debug, info, warn};
 
 use super::tracker::{PartitionKey, Tracker};
@@ -100,6 +100,22 @@ impl ClientContext for MemberContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         context::client_error(&error, reason);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            // librdkafka reports unassigned partitions with lag -1, and an internal one as -1.
+            for partition in stats.partitions.values() {
+                if partition.partition >= 0 && partition.consumer_lag >= 0 {
+                    metrics::gauge!(
+                        metric::CONSUMER_LAG,
+                        "topic" => topic.clone(),
+                        "partition" => partition.partition.to_string()
+                    )
+                    .set(partition.consumer_lag as f64);
+                }
+            }
+        }
     }
 }
 
