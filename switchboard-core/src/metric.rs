@@ -1,4 +1,4 @@
-//! The metrics every Switchboard crate records, through the [`metrics`](::metrics) facade.
+//! The metrics every Switchboard crate records, through the [`metrics`] facade.
 //!
 //! The libraries never install a recorder or exporter: without one, recording costs a no-op
 //! call. An application installs any `metrics` recorder (the demo services export Prometheus
