@@ -106,7 +106,8 @@ impl Services {
         let logs = std::env::temp_dir().join(format!("sb-e2e-{}", std::process::id()));
         std::fs::create_dir_all(&logs).unwrap();
         let (gateway_port, notifier_port, processor_port) = (free_port(), free_port(), free_port());
-        let group = format!("processor-e2e-{}", std::process::id());
+        // One group per start: tests of one binary run side by side, each with its processor.
+        let group = format!("processor-e2e-{}", uuid::Uuid::new_v4().simple());
         let mut children = Vec::new();
         for (name, port) in [
             ("processor", processor_port),
