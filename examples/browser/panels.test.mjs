@@ -190,6 +190,14 @@ test("firehose: watch every service's events", async () => {
   await shot(page, "firehose");
 });
 
+test("home: the live rates show the flows just used", async () => {
+  await page.goto(`${BASE}/`);
+  // The firehose test produced a record within the sparklines' 30 seconds.
+  await page.locator('[data-total="kafka"]', { hasText: /^[1-9]\d* in 30 s$/ }).waitFor();
+  await page.locator('[data-total="firehose"]', { hasText: /^[1-9]\d* in 30 s$/ }).waitFor();
+  assert.equal(await page.locator(".rate svg.spark polyline").count(), 6);
+});
+
 test("screenshot for the README", async () => {
   await page.goto(`${BASE}/`);
   for (const name of ["gateway", "notifier", "processor"]) {

@@ -89,25 +89,27 @@ impl Rates {
         }
     }
 
-    /// Every flow's line, scaled to the busiest second shown.
+    /// Every flow's line, each scaled to its own busiest second.
     pub(crate) fn rows(&self) -> Vec<RateRow> {
         let now = now();
         let rings = *self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let series: Vec<[u32; SECONDS]> = rings.iter().map(|ring| ring.series(now)).collect();
-        let peak = series.iter().flatten().copied().max().unwrap_or(0).max(1);
-        series
+        rings
             .iter()
             .zip(FLOWS)
-            .map(|(counts, (_, id, label))| RateRow {
-                id,
-                label,
-                total: counts.iter().sum(),
-                points: counts
+            .map(|(ring, (_, id, label))| {
+                let counts = ring.series(now);
+                let peak = counts.iter().copied().max().unwrap_or(0).max(1);
+                let points: Vec<String> = counts
                     .iter()
                     .enumerate()
                     .map(|(x, n)| format!("{x},{}", 16 - n * 16 / peak))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                    .collect();
+                RateRow {
+                    id,
+                    label,
+                    total: counts.iter().sum(),
+                    points: points.join(" "),
+                }
             })
             .collect()
     }

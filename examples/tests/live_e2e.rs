@@ -155,6 +155,30 @@ async fn kafka_flow_across_three_processes() {
     database.drop().await;
 }
 
+/// Waits until the processor has consumed every record of `switchboard.events` (lag 0 on
+/// every partition it reports).
+async fn wait_until_caught_up(processor: &Http) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let scraped = processor.get("/metrics").await;
+        let lags: Vec<&str> = scraped
+            .body
+            .lines()
+            .filter(|l| l.starts_with("switchboard_consumer_lag{topic=\"switchboard.events\""))
+            .filter_map(|l| l.rsplit(' ').next())
+            .collect();
+        // A partition reports once it is assigned and fetched.
+        if !lags.is_empty() && lags.iter().all(|lag| *lag == "0") {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the processor did not catch up with switchboard.events; its lag: {lags:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// The span `id` and its ancestors among `spans`, nearest first.
 fn ancestry<'a>(spans: &'a [otlp::Span], id: &str) -> Vec<&'a otlp::Span> {
     let mut chain = Vec::new();
@@ -189,6 +213,9 @@ async fn one_trace_from_produce_to_the_gateways_sse() {
     services.wait_until_all_healthy(&gateway).await;
     let token = gateway.csrf_token().await;
     let _results = gateway.open_sse("/kafka/results").await;
+    // A new group starts at the topic's oldest record: let the processor catch up with other
+    // runs' records first, as its `/metrics` shows (librdkafka reports the lag every 5 s).
+    wait_until_caught_up(&Http::new(services.processor_port)).await;
 
     let trace_id = uuid::Uuid::new_v4().simple().to_string();
     let caller = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
@@ -259,6 +286,16 @@ async fn one_trace_from_produce_to_the_gateways_sse() {
         processor.span_id,
         sse.span_id,
         spans.iter().filter(|s| s.trace_id == trace_id).count()
+    );
+
+    // The gateway's `/metrics` counts the record it appended.
+    let gateway_metrics = gateway.get("/metrics").await;
+    assert!(
+        gateway_metrics
+            .body
+            .contains(r#"switchboard_messages_published_total{flow="log",backend="kafka"}"#),
+        "{}",
+        gateway_metrics.body
     );
     services.stop_all().await;
     database.drop().await;

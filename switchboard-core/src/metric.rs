@@ -1,4 +1,4 @@
-//! The metrics every Switchboard crate records, through the [`metrics`](::metrics) facade.
+//! The metrics every Switchboard crate records, through the [`metrics`] facade.
 //!
 //! The libraries never install a recorder or exporter: without one, recording costs a no-op
 //! call. An application installs any `metrics` recorder (the demo services export Prometheus
@@ -45,6 +45,8 @@ pub const REDELIVERED: &str = "switchboard_messages_redelivered_total";
 pub const DROPPED: &str = "switchboard_messages_dropped_total";
 /// Round-trip time of answered requests.
 pub const REQUEST_DURATION: &str = "switchboard_request_duration_seconds";
+/// Records of a partition not yet delivered to this group member.
+pub const CONSUMER_LAG: &str = "switchboard_consumer_lag";
 /// WebSocket clients connected to a hub.
 pub const HUB_CLIENTS: &str = "switchboard_hub_clients";
 /// Hub clients disconnected for being too slow.
@@ -55,7 +57,7 @@ pub const FIREHOSE_DROPPED: &str = "switchboard_firehose_dropped_total";
 pub const SSE_OPEN: &str = "switchboard_sse_streams_open";
 
 /// Every metric the libraries record.
-pub const CATALOGUE: [Metric; 11] = [
+pub const CATALOGUE: [Metric; 12] = [
     Metric {
         name: PUBLISHED,
         kind: Kind::Counter,
@@ -97,6 +99,12 @@ pub const CATALOGUE: [Metric; 11] = [
         kind: Kind::Histogram,
         labels: &[],
         help: "round-trip time of answered requests, in seconds",
+    },
+    Metric {
+        name: CONSUMER_LAG,
+        kind: Kind::Gauge,
+        labels: &["topic", "partition"],
+        help: "records of a partition not yet delivered to this group member (Kafka: high watermark − next offset, from librdkafka's statistics every 5 s)",
     },
     Metric {
         name: HUB_CLIENTS,

@@ -307,7 +307,8 @@ impl KafkaConfig {
             .set("auto.commit.interval.ms", millis(self.commit_interval))
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            // The rebalance watchdog reads the group's join state from the statistics.
+            // Statistics feed the rebalance watchdog (the group's join state) and carry each
+            // partition's lag (`switchboard_consumer_lag`).
             .set("statistics.interval.ms", "1000")
             .set("session.timeout.ms", millis(self.session_timeout))
             .set(

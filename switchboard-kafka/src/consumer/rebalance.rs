@@ -8,14 +8,14 @@ use std::{
 };
 
 use rdkafka::{
-    ClientContext, Offset, TopicPartitionList,
+    ClientContext, Offset, Statistics, TopicPartitionList,
     config::RDKafkaLogLevel,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance},
     error::{KafkaError, KafkaResult},
     statistics::Statistics,
     types::RDKafkaErrorCode,
 };
-use switchboard_core::{Group, Topic};
+use switchboard_core::{Group, Topic, metric};
 use tracing::{debug, info, warn};
 
 use super::tracker::{PartitionKey, Tracker};
@@ -133,8 +133,21 @@ impl ClientContext for MemberContext {
     }
 
     fn stats(&self, statistics: Statistics) {
-        if let Some(group) = statistics.cgrp {
+        if let Some(group) = &statistics.cgrp {
             self.shared.note_join_state(&group.join_state);
+        }
+        for (topic, stats) in &statistics.topics {
+            // librdkafka reports unassigned partitions with lag -1, and an internal one as -1.
+            for partition in stats.partitions.values() {
+                if partition.partition >= 0 && partition.consumer_lag >= 0 {
+                    metrics::gauge!(
+                        metric::CONSUMER_LAG,
+                        "topic" => topic.clone(),
+                        "partition" => partition.partition.to_string()
+                    )
+                    .set(partition.consumer_lag as f64);
+                }
+            }
         }
     }
 }
