@@ -12,7 +12,6 @@ use rdkafka::{
     config::RDKafkaLogLevel,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance},
     error::{KafkaError, KafkaResult},
-    statistics::Statistics,
     types::RDKafkaErrorCode,
 };
 use switchboard_core::{Group, Topic, metric};
