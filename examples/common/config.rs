@@ -76,7 +76,7 @@ impl Default for KafkaConfig {
 }
 
 /// How the processor works its records (`processor.*`); see `ProcessorConfig` in
-/// switchboard-core for what each does.
+/// switchboard-flows for what each does.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct ProcessorSettings {
     /// Records per batch at most: one bulk insert, then their publishes and acks.

@@ -7,7 +7,7 @@
 //! connection stays), and caps hyper's buffers at their 8 KiB floor. What an idle connection and
 //! an idle SSE stream cost is measured in docs/benchmarks.md.
 
-use std::{net::SocketAddr, pin::pin, time::Duration};
+use std::{net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -22,7 +22,7 @@ use hyper_util::{
 };
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::watch,
+    sync::{Semaphore, watch},
 };
 use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -41,6 +41,10 @@ const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// The `Retry-After` of a request refused while draining: about when another instance (or this
 /// one, restarted) takes over.
 const DRAIN_RETRY_SECS: u64 = 5;
+/// Refusals answered at once at most. Each waits for its request head (up to
+/// [`HEADER_READ_TIMEOUT`]); past this many, a refused connection is closed unanswered, so
+/// clients that never send a head cannot pile up descriptors behind the connection limit.
+const MAX_REFUSALS: usize = 256;
 
 /// Applies the body limit: a larger body gets 413 on every route.
 pub(crate) fn with_body_limit(router: Router, limit: usize) -> Router {
@@ -90,6 +94,7 @@ pub(crate) async fn serve_on(
     let (close_tx, close_rx) = watch::channel(());
     let http = http();
     let connections = OpenCount::new(limits.connections);
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     loop {
         let (stream, peer) = tokio::select! {
             // Once shutdown has started, not one more connection reaches the router.
@@ -103,8 +108,7 @@ pub(crate) async fn serve_on(
         let slot = match connections.acquire(client_key(peer.ip())) {
             Ok(slot) => slot,
             Err(over) => {
-                let refusal = over_limit(over, &limits);
-                tokio::spawn(refuse(&http, stream, refusal));
+                spawn_refusal(&refusals, &http, stream, over_limit(over, &limits));
                 continue;
             }
         };
@@ -144,7 +148,7 @@ pub(crate) async fn serve_on(
                         message: format!("shutting down: retry in {DRAIN_RETRY_SECS} s"),
                         retry_after: DRAIN_RETRY_SECS,
                     };
-                    tokio::spawn(refuse(&http, stream, refusal));
+                    spawn_refusal(&refusals, &http, stream, refusal);
                 }
             }
         }
@@ -196,6 +200,24 @@ fn over_limit(over: Over, limits: &LimitsConfig) -> Refusal {
 }
 
 /// Answers every request of a connection with `refusal` and closes it.
+/// Answers `stream` with `refusal` in a task of its own, or closes it at once when
+/// [`MAX_REFUSALS`] are already being answered.
+fn spawn_refusal(
+    refusals: &Arc<Semaphore>,
+    http: &http1::Builder,
+    stream: TcpStream,
+    refusal: Refusal,
+) {
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    let refused = refuse(http, stream, refusal);
+    tokio::spawn(async move {
+        refused.await;
+        drop(permit);
+    });
+}
+
 fn refuse(
     http: &http1::Builder,
     stream: TcpStream,

@@ -104,7 +104,7 @@ pub const CATALOGUE: [Metric; 12] = [
         name: CONSUMER_LAG,
         kind: Kind::Gauge,
         labels: &["topic", "partition"],
-        help: "records of a partition not yet delivered to this group member (Kafka: high watermark − next offset, from librdkafka's statistics every 5 s)",
+        help: "records of a partition not yet delivered to this group member (Kafka: high watermark − next offset, from librdkafka's statistics every second)",
     },
     Metric {
         name: HUB_CLIENTS,

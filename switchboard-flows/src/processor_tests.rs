@@ -1,7 +1,7 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -18,27 +18,37 @@ use switchboard_core::{
     store::{Cursor, Event, EventId, Page},
 };
 
-/// An event store whose writes can be switched off, to check that nothing is acked then,
-/// and that counts the events of each `insert_many`.
+/// An event store whose writes can be switched off (or fail a set number of times), to check
+/// that nothing is acked then, and that counts the events of each `insert_many`.
 #[derive(Clone, Default)]
 struct FlakyStore {
     inner: MemEventStore,
     down: Arc<AtomicBool>,
+    failures_left: Arc<AtomicUsize>,
     batches: Arc<Mutex<Vec<usize>>>,
+}
+
+impl FlakyStore {
+    fn check_up(&self) -> switchboard_core::Result<()> {
+        let failing = self.failures_left.load(Ordering::SeqCst) > 0;
+        if failing {
+            self.failures_left.fetch_sub(1, Ordering::SeqCst);
+        }
+        if failing || self.down.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("database down")));
+        }
+        Ok(())
+    }
 }
 
 impl EventStore for FlakyStore {
     async fn insert_many(&self, events: Vec<NewEvent>) -> switchboard_core::Result<Vec<Inserted>> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(Error::unavailable(std::io::Error::other("database down")));
-        }
+        self.check_up()?;
         self.batches.lock().unwrap().push(events.len());
         self.inner.insert_many(events).await
     }
     async fn insert(&self, event: NewEvent) -> switchboard_core::Result<Inserted> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(Error::unavailable(std::io::Error::other("database down")));
-        }
+        self.check_up()?;
         self.inner.insert(event).await
     }
     async fn get(&self, id: EventId) -> switchboard_core::Result<Option<Event>> {
@@ -246,14 +256,13 @@ async fn failed_store_write_is_not_acked_and_comes_again() {
         .subscribe(&Pattern::new(FIREHOSE_SUBJECT).unwrap())
         .await
         .unwrap();
-    rig.store.down.store(true, Ordering::SeqCst);
+    // The first write fails; the record must come again rather than be acked.
+    rig.store.failures_left.store(1, Ordering::SeqCst);
     rig.log
         .append(Envelope::json(topic(), &json!({"n": 2})).unwrap())
         .await
         .unwrap();
-    let store = rig.store.clone();
-    let heal = tokio::spawn(async move {
-        // The database comes back once the processor has reported a retry.
+    let retried = tokio::spawn(async move {
         loop {
             let event: FirehoseEvent = firehose
                 .next()
@@ -264,13 +273,12 @@ async fn failed_store_write_is_not_acked_and_comes_again() {
                 .unwrap();
             if event.action == "retry" {
                 assert_eq!(event.payload["attempt"], 1);
-                store.down.store(false, Ordering::SeqCst);
                 return;
             }
         }
     });
     let (records, stats) = run_until_processed(&rig, 1).await;
-    heal.await.unwrap();
+    retried.await.unwrap();
     assert_eq!(records[0].status, RecordStatus::Stored);
     assert_eq!((stats.redelivered, stats.handled), (1, 1), "{stats:?}");
     assert_eq!(rig.store.page(None, 10).await.unwrap().events.len(), 1);

@@ -2,7 +2,11 @@
 //! stall timeout makes it look at the group, and repair a group whose leader is gone
 //! (tansu 0.6; see [`crate::coordinator`]).
 
-use std::{sync::Weak, time::Duration};
+use std::{
+    hash::{BuildHasher, Hasher},
+    sync::Weak,
+    time::Duration,
+};
 
 use tracing::{info, warn};
 
@@ -47,6 +51,9 @@ impl Watchdog {
     /// Watches the member until it is gone.
     pub(super) async fn run(self, shared: Weak<Shared>) {
         let every = (self.stall_timeout / 4).max(Duration::from_millis(250));
+        // Survivors of one dead leader all watch the same stall: a random extra wait of up to
+        // half the stall timeout, drawn anew for each look, keeps their repairs from colliding.
+        let mut threshold = self.stall_timeout + jitter(self.stall_timeout / 2);
         loop {
             tokio::time::sleep(every).await;
             let Some(shared) = shared.upgrade() else {
@@ -55,9 +62,10 @@ impl Watchdog {
             let Some(unsettled) = shared.unsettled_for() else {
                 continue;
             };
-            if unsettled < self.stall_timeout {
+            if unsettled < threshold {
                 continue;
             }
+            threshold = self.stall_timeout + jitter(self.stall_timeout / 2);
             // Checked once per stall timeout while the rebalance goes on.
             shared.restart_unsettled_clock();
             drop(shared);
@@ -96,4 +104,12 @@ impl Watchdog {
             }
         }
     }
+}
+
+/// A random duration in `[0, up_to)`, from the standard library's per-process random hash keys.
+fn jitter(up_to: Duration) -> Duration {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    let nanos = u64::try_from(up_to.as_nanos()).unwrap_or(u64::MAX).max(1);
+    Duration::from_nanos(hasher.finish() % nanos)
 }

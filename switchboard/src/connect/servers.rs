@@ -169,14 +169,15 @@ async fn kafka(brokers: &str, kafka: &super::KafkaConnect) -> Result<super::Log,
     }
     let producer = switchboard_kafka::KafkaProducer::new(&config).map_err(fail)?;
     let admin = Arc::new(admin);
-    // The metadata of the first topic (or of the cluster's first) is the cheapest round trip.
+    // The metadata of the first topic (or, with none configured, of the cluster) is the cheapest
+    // round trip.
     let probe_topic = topics.into_iter().next();
     let probe: super::probe::ProbeFn = Arc::new(move || {
         let (admin, topic) = (admin.clone(), probe_topic.clone());
         Box::pin(async move {
             match topic {
                 Some(topic) => admin.partitions(&topic).await.map(drop),
-                None => Ok(()),
+                None => admin.topics().await.map(drop),
             }
         })
     });
