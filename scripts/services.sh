@@ -53,11 +53,8 @@ sb_ensure_kafka() {
   if sb_port_open 127.0.0.1 9092; then
     return 0
   fi
-  if ! command -v tansu >/dev/null && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
-    echo "installing tansu (the Kafka-protocol broker; about 10-20 minutes, once)"
-    cargo install tansu --locked --features dynostore
-  fi
-  local tansu; tansu="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
+  sb_ensure_tansu_installed
+  local tansu="$SB_TANSU"
   local log="${CARGO_TARGET_DIR:-target}/tansu.log"
   mkdir -p "$(dirname "$log")"
   echo "starting tansu on 127.0.0.1:9092 (log: $log)"
@@ -68,10 +65,12 @@ sb_ensure_kafka() {
 
 # The fault suite (examples/tests/faults) starts brokers of its own: tansu must be installed
 # even when KAFKA_BROKERS points elsewhere. Exports SB_TANSU, the binary it runs.
+# Its build directory is its own, so an install in the background (.ci/run) does not lock the
+# workspace's target directory.
 sb_ensure_tansu_installed() {
   if ! command -v tansu >/dev/null && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
-    echo "installing tansu for the fault suite (about 10-20 minutes, once)"
-    cargo install tansu --locked --features dynostore
+    echo "installing tansu, the Kafka-protocol broker (about 10-20 minutes, once)"
+    cargo install tansu --locked --features dynostore --target-dir "$HOME/.cache/tansu-build"
   fi
   SB_TANSU="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
   export SB_TANSU
