@@ -199,7 +199,6 @@ fn over_limit(over: Over, limits: &LimitsConfig) -> Refusal {
     }
 }
 
-/// Answers every request of a connection with `refusal` and closes it.
 /// Answers `stream` with `refusal` in a task of its own, or closes it at once when
 /// [`MAX_REFUSALS`] are already being answered.
 fn spawn_refusal(
@@ -218,6 +217,7 @@ fn spawn_refusal(
     });
 }
 
+/// Answers every request of a connection with `refusal` and closes it.
 fn refuse(
     http: &http1::Builder,
     stream: TcpStream,

@@ -66,7 +66,7 @@ impl Watchdog {
                 continue;
             }
             threshold = self.stall_timeout + jitter(self.stall_timeout / 2);
-            // Checked once per stall timeout while the rebalance goes on.
+            // Looked at again only after another threshold while the rebalance goes on.
             shared.restart_unsettled_clock();
             drop(shared);
             self.look(unsettled).await;
