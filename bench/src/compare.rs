@@ -1,0 +1,153 @@
+//! One comparison: raw and SDK rounds interleaved, then a Markdown row per figure.
+
+/// Which way a figure improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    /// Throughput: the ratio SDK ÷ raw should be at least the target.
+    Higher,
+    /// Latency: the ratio SDK ÷ raw should be at most the target.
+    Lower,
+}
+
+/// What one round of one side measured: named figures (`"msg/s"`, `"p50 µs"`, …).
+pub type Sample = Vec<(&'static str, f64)>;
+
+/// One figure of a comparison over all rounds.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// The path, e.g. `NATS pub→sub, 128 B`.
+    pub path: String,
+    /// The figure's name and unit, e.g. `msg/s`.
+    pub unit: &'static str,
+    /// Each round's raw value.
+    pub raw: Vec<f64>,
+    /// Each round's SDK value.
+    pub sdk: Vec<f64>,
+    /// Which way is better.
+    pub better: Better,
+    /// The ratio SDK ÷ raw the figure is held to.
+    pub target: f64,
+}
+
+fn median_and_spread(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (
+        sorted[sorted.len() / 2],
+        sorted[0],
+        sorted[sorted.len() - 1],
+    )
+}
+
+impl Figure {
+    /// SDK ÷ raw, of the medians.
+    pub fn ratio(&self) -> f64 {
+        median_and_spread(&self.sdk).0 / median_and_spread(&self.raw).0
+    }
+
+    /// Whether the ratio meets the target.
+    pub fn met(&self) -> bool {
+        match self.better {
+            Better::Higher => self.ratio() >= self.target,
+            Better::Lower => self.ratio() <= self.target,
+        }
+    }
+
+    /// The Markdown row: path, figure, raw and SDK median (min–max), ratio, target, met.
+    pub fn row(&self) -> String {
+        let side = |values: &[f64]| {
+            let (median, min, max) = median_and_spread(values);
+            format!("{} ({}–{})", human(median), human(min), human(max))
+        };
+        let target = match self.better {
+            Better::Higher => format!("≥ {:.2}", self.target),
+            Better::Lower => format!("≤ {:.2}", self.target),
+        };
+        format!(
+            "| {} | {} | {} | {} | {:.2} | {} | {} |",
+            self.path,
+            self.unit,
+            side(&self.raw),
+            side(&self.sdk),
+            self.ratio(),
+            target,
+            if self.met() { "yes" } else { "**no**" },
+        )
+    }
+}
+
+fn human(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}M", value / 1e6)
+    } else if value >= 1e4 {
+        format!("{:.1}k", value / 1e3)
+    } else if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// The table's header; print it once per bench binary before its rows.
+pub fn print_header() {
+    println!(
+        "| path | figure | raw: median (min–max) | SDK: median (min–max) | SDK ÷ raw | target | met |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---|");
+}
+
+/// Runs `rounds` rounds of `raw` then `sdk`, alternating which goes first, prints a row per
+/// figure and returns the figures. Both sides must report the same figures in the same order;
+/// `targets` gives, per figure name, which way is better and the ratio it is held to.
+pub async fn compare(
+    path: &str,
+    rounds: usize,
+    targets: &[(&'static str, Better, f64)],
+    mut raw: impl AsyncFnMut() -> Sample,
+    mut sdk: impl AsyncFnMut() -> Sample,
+) -> Vec<Figure> {
+    let mut raw_samples = Vec::with_capacity(rounds);
+    let mut sdk_samples = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            raw_samples.push(raw().await);
+            sdk_samples.push(sdk().await);
+        } else {
+            sdk_samples.push(sdk().await);
+            raw_samples.push(raw().await);
+        }
+        eprintln!(
+            "{path}: round {round}: raw {:?} / sdk {:?}",
+            raw_samples[round], sdk_samples[round]
+        );
+    }
+    let figures: Vec<Figure> = targets
+        .iter()
+        .map(|&(unit, better, target)| {
+            let pick = |samples: &[Sample]| -> Vec<f64> {
+                samples
+                    .iter()
+                    .map(|sample| {
+                        sample
+                            .iter()
+                            .find(|(name, _)| *name == unit)
+                            .unwrap_or_else(|| panic!("{path}: a round did not report {unit}"))
+                            .1
+                    })
+                    .collect()
+            };
+            Figure {
+                path: path.to_owned(),
+                unit,
+                raw: pick(&raw_samples),
+                sdk: pick(&sdk_samples),
+                better,
+                target,
+            }
+        })
+        .collect();
+    for figure in &figures {
+        println!("{}", figure.row());
+    }
+    figures
+}

@@ -1,0 +1,15 @@
+//! The side-by-side harness: every bench binary in `benches/` measures one Switchboard path and
+//! the raw client it wraps in the same process, round after round interleaved (raw, SDK, raw,
+//! SDK, …) so that the machine's load moves both alike, and prints one Markdown row per figure:
+//! the median and spread (min–max) of each side over the rounds, the ratio SDK ÷ raw of the
+//! medians, and the target that ratio is held to.
+//!
+//! `scripts/bench` runs them all (`cargo bench -p switchboard-bench`) and collects the rows.
+
+mod compare;
+mod latency;
+mod settings;
+
+pub use compare::{Better, Figure, Sample, compare, print_header};
+pub use latency::Latencies;
+pub use settings::{env, number, rounds};
