@@ -9,14 +9,14 @@ use super::{Backends, ConnectConfig, ConnectError, config::mask};
     feature = "nats",
     feature = "kafka"
 ))]
-fn failed(
+fn failed<E: std::error::Error + Send + Sync + 'static>(
     key: &'static str,
     url: &str,
-) -> impl FnOnce(switchboard_core::Error) -> ConnectError + use<> {
+) -> impl Fn(E) -> ConnectError + use<E> {
     let url = mask(url);
     move |err| ConnectError::Backend {
         key,
-        url,
+        url: url.clone(),
         source: Box::new(err),
     }
 }
@@ -58,17 +58,15 @@ impl Backends {
 #[cfg(feature = "postgres")]
 async fn postgres(url: &str, migrate: bool) -> Result<super::Store, ConnectError> {
     use switchboard_core::DynEventStore;
-    let to_err = |err: switchboard_postgres::PgError| ConnectError::Backend {
-        key: "postgres.url",
-        url: mask(url),
-        source: Box::new(err),
-    };
+    let to_err = failed::<switchboard_postgres::PgError>("postgres.url", url);
     let pool = switchboard_postgres::PgConfig::new(url)
         .connect()
         .await
-        .map_err(to_err)?;
+        .map_err(&to_err)?;
     if migrate {
-        let applied = switchboard_postgres::migrate(&pool).await.map_err(to_err)?;
+        let applied = switchboard_postgres::migrate(&pool)
+            .await
+            .map_err(&to_err)?;
         tracing::info!(applied = applied.len(), "postgres migrations applied");
     } else {
         tracing::info!("postgres migrations not applied (migrate is false)");
@@ -147,7 +145,7 @@ async fn kafka(brokers: &str, kafka: &super::KafkaConnect) -> Result<super::Log,
     use std::{sync::Arc, time::Duration};
 
     use switchboard_core::{DynLogConsumer, DynLogProducer, Topic, TopicAdmin};
-    let fail = |err| failed("kafka.brokers", brokers)(err);
+    let fail = failed::<switchboard_core::Error>("kafka.brokers", brokers);
     let mut config = switchboard_kafka::KafkaConfig::new(brokers)
         .with_client_id(&kafka.client_id)
         .with_session_timeout(Duration::from_millis(kafka.session_timeout_ms));
@@ -157,17 +155,17 @@ async fn kafka(brokers: &str, kafka: &super::KafkaConnect) -> Result<super::Log,
     if let Some(records) = kafka.batch_records {
         config = config.with_batch_records(records);
     }
-    let admin = switchboard_kafka::KafkaAdmin::new(&config).map_err(fail)?;
+    let admin = switchboard_kafka::KafkaAdmin::new(&config).map_err(&fail)?;
     let mut topics = Vec::with_capacity(kafka.topics.len());
     for topic in &kafka.topics {
         let topic = Topic::new(topic.as_str()).map_err(|err| fail(err.into()))?;
         admin
             .create_topic(&topic, kafka.partitions)
             .await
-            .map_err(fail)?;
+            .map_err(&fail)?;
         topics.push(topic);
     }
-    let producer = switchboard_kafka::KafkaProducer::new(&config).map_err(fail)?;
+    let producer = switchboard_kafka::KafkaProducer::new(&config).map_err(&fail)?;
     let admin = Arc::new(admin);
     // The metadata of the first topic (or, with none configured, of the cluster) is the cheapest
     // round trip.
