@@ -12,7 +12,11 @@ use common::{Kafka, setup};
 use futures::{StreamExt, future::join_all};
 use switchboard_core::{
     Delivery, Envelope, LogConsumer, LogProducer, Topic,
-    testkit::{LogFixture, Names, next_ok, within},
+    testkit::{
+        LogFixture, Names,
+        assigned::{await_assigned, is_probe},
+        next_ok, within,
+    },
 };
 use switchboard_kafka::{AssignmentStrategy, KafkaDeliveries};
 
@@ -86,7 +90,9 @@ async fn ten_thousand_keyed_messages_keep_order_in_a_group_of_two() {
                 .expect("join"),
         );
     }
-    tokio::time::sleep(kafka.settle_time()).await;
+    await_assigned(&kafka, &topic, &mut members)
+        .await
+        .expect("both members' assignment");
 
     // Every append is handed to the client as it is called, so call order is partition order.
     let appends: Vec<_> = (0..KEYS * PER_KEY)
@@ -115,6 +121,10 @@ async fn ten_thousand_keyed_messages_keep_order_in_a_group_of_two() {
                     continue;
                 };
                 let delivery = delivery.expect("delivery");
+                if is_probe(&delivery) {
+                    delivery.ack().await.expect("ack a probe");
+                    continue;
+                }
                 let key = delivery.envelope().key().expect("key").to_owned();
                 seen.lock()
                     .unwrap()

@@ -8,7 +8,11 @@ use std::{
 
 use futures::StreamExt;
 
-use super::{LogFixture, Names, next_ok, within};
+use super::{
+    LogFixture, Names,
+    assigned::{await_assigned, is_probe},
+    next_ok, within,
+};
 use crate::{Delivery, Envelope, LogConsumer, LogProducer, Topic};
 
 fn numbered(topic: &Topic, key: Option<String>, i: usize) -> Envelope {
@@ -34,6 +38,26 @@ async fn append_all<F: LogFixture>(f: &F, topic: &Topic, range: std::ops::Range<
             .await
             .expect("append");
     }
+}
+
+/// One member of a fresh group on a fresh topic of `partitions` named after `case`, and
+/// `count` numbered messages appended after the join.
+async fn one_member<F: LogFixture>(
+    f: &F,
+    case: &str,
+    partitions: u32,
+    count: usize,
+) -> <F::Consumer as LogConsumer>::Stream {
+    let names = Names::unique();
+    let topic = names.subject(case);
+    f.create_topic(&topic, partitions).await;
+    let member = f
+        .consumer()
+        .join(&names.group("g"), std::slice::from_ref(&topic))
+        .await
+        .expect("join");
+    append_all(f, &topic, 0..count).await;
+    member
 }
 
 /// Appends return distinct positions, increasing within a partition.
@@ -62,16 +86,7 @@ pub async fn append_returns_positions<F: LogFixture>(f: &F) {
 
 /// A nacked delivery comes back, marked as a further attempt; once acked it does not.
 pub async fn nack_leads_to_redelivery<F: LogFixture>(f: &F) {
-    let names = Names::unique();
-    let topic = names.subject("nack");
-    f.create_topic(&topic, 1).await;
-    let mut member = f
-        .consumer()
-        .join(&names.group("g"), std::slice::from_ref(&topic))
-        .await
-        .expect("join");
-    tokio::time::sleep(f.settle_time()).await;
-    append_all(f, &topic, 0..1).await;
+    let mut member = one_member(f, "nack", 1, 1).await;
     let wait = f.redelivery_timeout();
     let first = next_ok(&mut member, wait, "the first delivery").await;
     assert_eq!((number(&first), first.attempt()), (0, 1));
@@ -99,16 +114,7 @@ pub async fn nack_leads_to_redelivery<F: LogFixture>(f: &F) {
 
 /// A nacked delivery does not come back before its delay has passed.
 pub async fn nack_delay_is_honoured<F: LogFixture>(f: &F) {
-    let names = Names::unique();
-    let topic = names.subject("delay");
-    f.create_topic(&topic, 1).await;
-    let mut member = f
-        .consumer()
-        .join(&names.group("g"), std::slice::from_ref(&topic))
-        .await
-        .expect("join");
-    tokio::time::sleep(f.settle_time()).await;
-    append_all(f, &topic, 0..1).await;
+    let mut member = one_member(f, "delay", 1, 1).await;
     let wait = f.redelivery_timeout();
     let first = next_ok(&mut member, wait, "the first delivery").await;
     let delay = Duration::from_millis(1500);
@@ -126,16 +132,7 @@ pub async fn nack_delay_is_honoured<F: LogFixture>(f: &F) {
 
 /// A delivery dropped without ack or nack counts as a nack and comes back.
 pub async fn dropped_delivery_is_redelivered<F: LogFixture>(f: &F) {
-    let names = Names::unique();
-    let topic = names.subject("dropped");
-    f.create_topic(&topic, 1).await;
-    let mut member = f
-        .consumer()
-        .join(&names.group("g"), std::slice::from_ref(&topic))
-        .await
-        .expect("join");
-    tokio::time::sleep(f.settle_time()).await;
-    append_all(f, &topic, 0..2).await;
+    let mut member = one_member(f, "dropped", 1, 2).await;
     let wait = f.redelivery_timeout();
     let first = next_ok(&mut member, wait, "the first delivery").await;
     assert_eq!(number(&first), 0);
@@ -258,7 +255,6 @@ pub async fn order_is_kept_per_key<F: LogFixture>(f: &F) {
         .join(&names.group("g"), std::slice::from_ref(&topic))
         .await
         .expect("join");
-    tokio::time::sleep(f.settle_time()).await;
     let producer = f.producer();
     for i in 0..KEYS * PER_KEY {
         let key = format!("key-{}", i % KEYS);
@@ -287,16 +283,25 @@ pub async fn groups_each_see_everything_members_split<F: LogFixture>(f: &F) {
     f.create_topic(&topic, 4).await;
     let (split, whole) = (names.group("split"), names.group("whole"));
     let received: Arc<Mutex<HashMap<&'static str, Vec<usize>>>> = Arc::default();
-    let mut members = Vec::new();
-    for (label, group) in [("split-1", &split), ("split-2", &split), ("whole", &whole)] {
-        let stream = f
-            .consumer()
+    let join = async |group| {
+        f.consumer()
             .join(group, std::slice::from_ref(&topic))
             .await
-            .expect("join");
-        members.push((label, stream));
-    }
-    tokio::time::sleep(f.settle_time()).await;
+            .expect("join")
+    };
+    let mut splits = vec![join(&split).await, join(&split).await];
+    let mut wholes = vec![join(&whole).await];
+    await_assigned(f, &topic, &mut splits)
+        .await
+        .expect("the split group's assignment");
+    await_assigned(f, &topic, &mut wholes)
+        .await
+        .expect("the whole group's assignment");
+    let labels = ["split-1", "split-2", "whole"];
+    let members: Vec<_> = labels
+        .into_iter()
+        .zip(splits.into_iter().chain(wholes))
+        .collect();
     let producer = f.producer();
     for i in 0..TOTAL {
         producer
@@ -315,6 +320,10 @@ pub async fn groups_each_see_everything_members_split<F: LogFixture>(f: &F) {
         tasks.push(tokio::spawn(async move {
             while let Some(delivery) = stream.next().await {
                 let delivery = delivery.expect("delivery");
+                if is_probe(&delivery) {
+                    delivery.ack().await.expect("ack a probe");
+                    continue;
+                }
                 let finished = {
                     let mut all = received.lock().unwrap();
                     all.entry(label).or_default().push(number(&delivery));
@@ -380,16 +389,7 @@ pub async fn groups_each_see_everything_members_split<F: LogFixture>(f: &F) {
 pub async fn nack_and_partition_order<F: LogFixture>(f: &F) {
     const LATER: usize = 3;
     let rewinds = f.consumer().capabilities().rewind_on_nack;
-    let names = Names::unique();
-    let topic = names.subject("rewind");
-    f.create_topic(&topic, 1).await;
-    let mut member = f
-        .consumer()
-        .join(&names.group("g"), std::slice::from_ref(&topic))
-        .await
-        .expect("join");
-    tokio::time::sleep(f.settle_time()).await;
-    append_all(f, &topic, 0..LATER + 1).await;
+    let mut member = one_member(f, "rewind", 1, LATER + 1).await;
     let wait = f.redelivery_timeout();
     let first = next_ok(&mut member, wait, "the first delivery").await;
     assert_eq!(number(&first), 0);
@@ -449,24 +449,34 @@ pub async fn per_key_order_across_members<F: LogFixture>(f: &F) {
     f.create_topic(&topic, 4).await;
     type Seen = Arc<Mutex<Vec<(usize, String, usize)>>>;
     let seen: Seen = Arc::default();
+    let mut members = Vec::new();
+    for _ in 0..2 {
+        members.push(
+            f.consumer()
+                .join(&group, std::slice::from_ref(&topic))
+                .await
+                .expect("join"),
+        );
+    }
+    await_assigned(f, &topic, &mut members)
+        .await
+        .expect("the group's assignment");
     let mut tasks = Vec::new();
-    for member in 0..2 {
-        let mut stream = f
-            .consumer()
-            .join(&group, std::slice::from_ref(&topic))
-            .await
-            .expect("join");
+    for (member, mut stream) in members.into_iter().enumerate() {
         let seen = seen.clone();
         tasks.push(tokio::spawn(async move {
             while let Some(delivery) = stream.next().await {
                 let delivery = delivery.expect("delivery");
+                if is_probe(&delivery) {
+                    delivery.ack().await.expect("ack a probe");
+                    continue;
+                }
                 let key = delivery.envelope().key().expect("key kept").to_owned();
                 seen.lock().unwrap().push((member, key, number(&delivery)));
                 delivery.ack().await.expect("ack");
             }
         }));
     }
-    tokio::time::sleep(f.settle_time()).await;
     let producer = f.producer();
     for i in 0..KEYS * PER_KEY {
         producer

@@ -13,6 +13,7 @@
 //! fails with a message saying what it was waiting for. The list of cases and the backends that
 //! pass them is in `docs/conformance.md`.
 
+pub mod assigned;
 pub mod interop;
 pub mod kv;
 pub mod log;

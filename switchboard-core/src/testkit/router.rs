@@ -13,7 +13,7 @@ use std::{
 use tokio::sync::watch;
 use tower::{Service, ServiceBuilder, ServiceExt, limit::ConcurrencyLimitLayer, service_fn};
 
-use super::{LogFixture, Names, assert_quiet, next_ok, within};
+use super::{LogFixture, Names, assert_quiet, assigned::await_assigned, next_ok, within};
 use crate::{
     BoxError, Envelope, Error, Group, LogConsumer, LogProducer, Namespace, Topic,
     consume::{
@@ -75,35 +75,20 @@ async fn topic_and_group<F: LogFixture>(f: &F, names: &Names, name: &str) -> (To
     (topic, names.group(name))
 }
 
-/// The payload of the probe that shows a member has its partition.
-const PROBE: &str = "probe";
-
-/// Joins `group` and waits for the member's assignment: a probe appended after the join
-/// comes to it, first, and is acked. Anything else delivered first is returned as an error
-/// message: the group still held unacked messages.
+/// Joins `group` and waits for the member's assignment ([`await_assigned`]).
 async fn join_assigned<F: LogFixture>(
     f: &F,
     topic: &Topic,
     group: &Group,
 ) -> Result<<F::Consumer as LogConsumer>::Stream, String> {
-    let mut member = f
+    let member = f
         .consumer()
         .join(group, std::slice::from_ref(topic))
         .await
         .expect("join");
-    let probe = Envelope::new(topic.clone(), PROBE);
-    let id = probe.id();
-    f.producer().append(probe).await.expect("append the probe");
-    let first = next_ok(
-        &mut member,
-        LIMIT,
-        "the member's partition (a probe appended after the join)",
-    )
-    .await;
-    if first.envelope().id() != id {
-        return Err(format!("{first:?} came before the probe"));
-    }
-    first.ack().await.expect("ack the probe");
+    let mut members = [member];
+    await_assigned(f, topic, &mut members).await?;
+    let [member] = members;
     Ok(member)
 }
 
