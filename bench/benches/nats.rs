@@ -35,6 +35,19 @@ fn unique(what: &str) -> String {
     format!("bench.{what}.{}x{nanos}", std::process::id())
 }
 
+/// Waits until the server has processed this client's earlier commands: `flush` only writes
+/// the socket, so a subscription is known to the server once a message to our own inbox,
+/// sent after it, comes back (what the SDK does before `subscribe` and `serve` return).
+async fn settled(client: &async_nats::Client) {
+    let inbox = client.new_inbox();
+    let mut echo = client.subscribe(inbox.clone()).await.unwrap();
+    client.publish(inbox, Bytes::new()).await.unwrap();
+    client.flush().await.unwrap();
+    tokio::time::timeout(TIMEOUT, echo.next())
+        .await
+        .expect("the server did not echo within the timeout");
+}
+
 /// What the subscriber has received so far; the publisher waits on it to stay within the window.
 #[derive(Default)]
 struct Progress {
@@ -94,7 +107,7 @@ async fn raw_throughput(
 ) -> Sample {
     let subject = unique("pubsub");
     let mut sub = subscriber.subscribe(subject.clone()).await.unwrap();
-    subscriber.flush().await.unwrap();
+    settled(subscriber).await;
     let progress = Arc::new(Progress::default());
     let counting = progress.clone();
     let task = tokio::spawn(async move {
@@ -155,7 +168,7 @@ async fn raw_request(
 ) -> Sample {
     let subject = unique("request");
     let mut sub = responder.subscribe(subject.clone()).await.unwrap();
-    responder.flush().await.unwrap();
+    settled(responder).await;
     let replier = responder.clone();
     let serving = tokio::spawn(async move {
         while let Some(msg) = sub.next().await {

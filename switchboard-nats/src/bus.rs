@@ -8,7 +8,7 @@ use switchboard_core::{
     metric,
 };
 
-use crate::{NatsConfig, codec, error};
+use crate::{NatsConfig, codec, error, settle::settled};
 
 /// Bounds of a [`NatsBus`].
 #[derive(Clone, Copy, Debug)]
@@ -96,8 +96,8 @@ impl Subscriber for NatsBus {
             .subscribe(pattern.as_str().to_owned())
             .await
             .map_err(error::unavailable)?;
-        // The server answers the flush after it processed the SUB: the subscription is active.
-        self.client.flush().await.map_err(error::unavailable)?;
+        // The subscription is active once the server has processed the SUB.
+        settled(&self.client).await?;
         let (tx, rx) = lagging_channel(self.config.subscriber_capacity, codec::SYSTEM);
         tokio::spawn(pump(subscriber, tx));
         tracing::debug!(subject = %pattern, "nats subscribed");
