@@ -11,6 +11,9 @@
 //! no buffer (its whole heap is one small shared block); buffers grow to the largest batch
 //! seen, are reused from then on, and are given back when the receiver goes idle after a
 //! burst of more than [`KEEP_WHEN_IDLE`] messages.
+//!
+//! The `delivered` counter is registered when the subscription is made, so install the
+//! application's metrics recorder before subscribing (the services do it first thing).
 
 use std::{
     collections::VecDeque,
