@@ -12,8 +12,10 @@ use crate::{
 };
 
 /// Message headers: ordered string pairs, shared between clones until one is changed.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Headers(Arc<BTreeMap<String, String>>);
+///
+/// No headers hold no heap: the map is allocated by the first insert.
+#[derive(Clone, Default)]
+pub struct Headers(Option<Arc<BTreeMap<String, String>>>);
 
 impl Headers {
     /// No headers.
@@ -23,37 +25,49 @@ impl Headers {
 
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.0.as_ref()?.get(name).map(String::as_str)
     }
 
     /// Sets `name` to `value`, copying the map only if another clone still shares it.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        Arc::make_mut(&mut self.0).insert(name.into(), value.into());
+        Arc::make_mut(self.0.get_or_insert_default()).insert(name.into(), value.into());
     }
 
     /// Removes `name`, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        if !self.0.contains_key(name) {
+        let map = self.0.as_mut()?;
+        if !map.contains_key(name) {
             return None;
         }
-        Arc::make_mut(&mut self.0).remove(name)
+        Arc::make_mut(map).remove(name)
     }
 
     /// All pairs, ordered by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0
+            .iter()
+            .flat_map(|map| map.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Number of headers.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.as_ref().map_or(0, |map| map.len())
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 }
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl std::fmt::Debug for Headers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,11 +77,11 @@ impl std::fmt::Debug for Headers {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Headers(Arc::new(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        ))
+        let map: BTreeMap<String, String> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Headers((!map.is_empty()).then(|| Arc::new(map)))
     }
 }
 
@@ -105,6 +119,25 @@ impl Envelope {
             headers: Headers::new(),
             payload: payload.into(),
             timestamp: SystemTime::now(),
+        }
+    }
+
+    /// A message from every part of it, as a transport received it.
+    pub(crate) fn from_parts(
+        id: Uuid,
+        subject: Subject,
+        key: Option<Arc<str>>,
+        headers: Headers,
+        payload: Bytes,
+        timestamp: SystemTime,
+    ) -> Self {
+        Envelope {
+            id,
+            subject,
+            key,
+            headers,
+            payload,
+            timestamp,
         }
     }
 
@@ -218,6 +251,18 @@ mod tests {
         copy.headers_mut().insert("h", "changed");
         assert_eq!(msg.headers().get("h"), Some("v"));
         assert_eq!(copy.headers().get("h"), Some("changed"));
+    }
+
+    #[test]
+    fn no_headers_equal_emptied_headers() {
+        let mut emptied = Headers::new();
+        emptied.insert("h", "v");
+        assert_eq!(emptied.remove("h").as_deref(), Some("v"));
+        assert_eq!(emptied, Headers::new());
+        assert!(emptied.is_empty());
+        assert_eq!(Headers::new().get("h"), None);
+        let none: Headers = std::iter::empty::<(String, String)>().collect();
+        assert_eq!(none.iter().count(), 0);
     }
 
     #[test]

@@ -120,17 +120,14 @@ impl Received {
 
     /// The envelope: fields that were missing get a fresh id, no key and the current time.
     pub fn into_envelope(self, subject: Subject, payload: Bytes) -> Envelope {
-        let mut msg = Envelope::new(subject, payload).with_headers(self.headers);
-        if let Some(id) = self.id {
-            msg = msg.with_id(id);
-        }
-        if let Some(key) = self.key {
-            msg = msg.with_key(key);
-        }
-        if let Some(timestamp) = self.timestamp {
-            msg = msg.with_timestamp(timestamp);
-        }
-        msg
+        Envelope::from_parts(
+            self.id.unwrap_or_else(Uuid::now_v7),
+            subject,
+            self.key.map(Into::into),
+            self.headers,
+            payload,
+            self.timestamp.unwrap_or_else(SystemTime::now),
+        )
     }
 }
 

@@ -242,28 +242,37 @@ impl Subject {
 impl Pattern {
     /// Whether `subject` matches this pattern.
     pub fn matches(&self, subject: &Subject) -> bool {
-        let mut subject_tokens = subject.tokens();
-        for token in self.0.split('.') {
-            match token {
-                ">" => return subject_tokens.next().is_some(),
-                "*" => {
-                    if subject_tokens.next().is_none() {
-                        return false;
-                    }
-                }
-                literal => {
-                    if subject_tokens.next() != Some(literal) {
-                        return false;
-                    }
-                }
+        // Token by token with a byte search: `str::split` costs several hundred instructions
+        // per match here, and every publish matches every subscription.
+        let (mut pattern, mut subject) = (Some(&*self.0), Some(&*subject.0));
+        while let Some(rest) = pattern {
+            let (token, after) = first_token(rest);
+            if token == ">" {
+                return subject.is_some();
             }
+            let Some(remaining) = subject else {
+                return false;
+            };
+            let (subject_token, subject_after) = first_token(remaining);
+            if token != "*" && token != subject_token {
+                return false;
+            }
+            (pattern, subject) = (after, subject_after);
         }
-        subject_tokens.next().is_none()
+        subject.is_none()
     }
 
     /// Whether the pattern holds any wildcard.
     pub fn has_wildcards(&self) -> bool {
         self.0.split('.').any(|t| t == "*" || t == ">")
+    }
+}
+
+/// The first token of `s` and what follows its dot, if anything does.
+fn first_token(s: &str) -> (&str, Option<&str>) {
+    match s.bytes().position(|b| b == b'.') {
+        Some(dot) => (&s[..dot], Some(&s[dot + 1..])),
+        None => (s, None),
     }
 }
 
@@ -302,6 +311,9 @@ mod tests {
         assert!(p("*.b.*").matches(&s("x.b.y")));
         assert!(p("a.b").matches(&s("a.b")));
         assert!(!p("a.b").matches(&s("a.bc")));
+        assert!(!p("a.b").matches(&s("a.b.c")));
+        assert!(!p("a.b.c").matches(&s("a.b")));
+        assert!(!p("a.*.c").matches(&s("a.b.d")));
         for bad in ["a.>.b", "a*", "a.b*", "*>", ""] {
             assert!(Pattern::new(bad).is_err(), "{bad:?} should be rejected");
         }

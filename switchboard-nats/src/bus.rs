@@ -3,12 +3,12 @@
 use async_nats::Client;
 use futures::StreamExt;
 use switchboard_core::{
-    Envelope, Pattern, Publisher, Result, Subscriber,
+    Envelope, Pattern, Publisher, Result, Subject, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
     metric,
 };
 
-use crate::{NatsConfig, codec, error};
+use crate::{NatsConfig, codec, error, settle::settled};
 
 /// Bounds of a [`NatsBus`].
 #[derive(Clone, Copy, Debug)]
@@ -96,8 +96,8 @@ impl Subscriber for NatsBus {
             .subscribe(pattern.as_str().to_owned())
             .await
             .map_err(error::unavailable)?;
-        // The server answers the flush after it processed the SUB: the subscription is active.
-        self.client.flush().await.map_err(error::unavailable)?;
+        // The subscription is active once the server has processed the SUB.
+        settled(&self.client).await?;
         let (tx, rx) = lagging_channel(self.config.subscriber_capacity, codec::SYSTEM);
         tokio::spawn(pump(subscriber, tx));
         tracing::debug!(subject = %pattern, "nats subscribed");
@@ -109,29 +109,36 @@ impl Subscriber for NatsBus {
 /// counting what does not fit. Ends when the subscription is dropped or the client closes;
 /// dropping the client subscription unsubscribes.
 async fn pump(mut subscriber: async_nats::Subscriber, tx: LaggingSender<Envelope>) {
-    loop {
-        let message = tokio::select! {
-            message = subscriber.next() => message,
-            () = tx.closed() => break,
-        };
-        let Some(message) = message else { break };
-        match codec::decode(
-            message.subject.as_str(),
-            message.headers.as_ref(),
-            message.payload,
-            &[],
-        ) {
-            Ok(envelope) => {
-                if !tx.send(envelope) {
-                    break;
-                }
+    let forward = async {
+        // A subscription mostly sees one subject: validate it once, not per message.
+        let mut last: Option<Subject> = None;
+        while let Some(message) = subscriber.next().await {
+            let subject = match last.as_ref() {
+                Some(subject) if subject.as_str() == message.subject.as_str() => subject.clone(),
+                _ => match Subject::new(message.subject.as_str()) {
+                    Ok(subject) => last.insert(subject).clone(),
+                    Err(err) => {
+                        tracing::debug!(
+                            subject = %message.subject,
+                            error = %err,
+                            "skipping a message whose subject is not a switchboard subject"
+                        );
+                        continue;
+                    }
+                },
+            };
+            let envelope =
+                codec::decode_for(subject, message.headers.as_ref(), message.payload, &[]);
+            if !tx.send(envelope) {
+                break;
             }
-            Err(err) => tracing::debug!(
-                subject = %message.subject,
-                error = %err,
-                "skipping a message whose subject is not a switchboard subject"
-            ),
         }
+    };
+    // Both futures live for the whole pump, so neither is rebuilt per message.
+    tokio::select! {
+        biased;
+        () = forward => {}
+        () = tx.closed() => {}
     }
 }
 

@@ -66,7 +66,11 @@ pub(crate) fn user_headers(headers: &Headers) -> Result<HeaderMap, InvalidInput>
 /// The headers of a published envelope: user headers plus id, key and timestamp.
 pub(crate) fn encode_headers(msg: &Envelope) -> Result<HeaderMap, InvalidInput> {
     let mut map = user_headers(msg.headers())?;
-    map.insert(ID_HEADER, msg.id().to_string().as_str());
+    // `encode_lower` rather than `to_string`: the formatting machinery cost more than the
+    // rest of the header block.
+    let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id: &str = msg.id().hyphenated().encode_lower(&mut id);
+    map.insert(HeaderName::from_static(ID_HEADER), HeaderValue::from(id));
     if let Some(key) = msg.key() {
         let value: HeaderValue = key.parse().map_err(|_| {
             header_error(
@@ -75,11 +79,11 @@ pub(crate) fn encode_headers(msg: &Envelope) -> Result<HeaderMap, InvalidInput> 
                 "a key sent over NATS cannot contain `\\r` or `\\n`",
             )
         })?;
-        map.insert(KEY_HEADER, value);
+        map.insert(HeaderName::from_static(KEY_HEADER), value);
     }
     map.insert(
-        TIMESTAMP_HEADER,
-        header::format_timestamp(msg.timestamp()).as_str(),
+        HeaderName::from_static(TIMESTAMP_HEADER),
+        HeaderValue::from(header::format_timestamp(msg.timestamp())),
     );
     Ok(map)
 }
@@ -110,11 +114,20 @@ pub(crate) fn decode(
     payload: Bytes,
     skip: &[&str],
 ) -> Result<Envelope, InvalidInput> {
-    let subject = Subject::new(subject)?;
+    Ok(decode_for(Subject::new(subject)?, map, payload, skip))
+}
+
+/// [`decode`] for a subject already validated.
+pub(crate) fn decode_for(
+    subject: Subject,
+    map: Option<&HeaderMap>,
+    payload: Bytes,
+    skip: &[&str],
+) -> Envelope {
     let received = map.map_or_else(Received::default, |map| {
         Received::from_pairs(pairs(map, skip))
     });
-    Ok(received.into_envelope(subject, payload))
+    received.into_envelope(subject, payload)
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ mod error;
 mod jetstream;
 mod kv;
 mod request;
+mod settle;
 
 pub use async_nats;
 pub use bus::{BusConfig, NatsBus, NatsSubscription};

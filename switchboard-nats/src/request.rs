@@ -12,7 +12,7 @@ use switchboard_core::{
 };
 use tower::Service;
 
-use crate::{NatsBus, codec, error};
+use crate::{NatsBus, codec, error, settle::settled};
 
 impl Requester for NatsBus {
     async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
@@ -54,7 +54,7 @@ impl Responder for NatsBus {
             None => self.client.subscribe(subject.as_str().to_owned()).await,
         }
         .map_err(error::unavailable)?;
-        self.client.flush().await.map_err(error::unavailable)?;
+        settled(&self.client).await?;
         tracing::debug!(subject = %subject, group = ?group, "nats responder serving");
         let client = self.client.clone();
         let concurrency = self.config.responder_concurrency.max(1);

@@ -46,7 +46,10 @@ impl RedisKeyValue {
 
     /// The Redis key that stores `key`: `<prefix>:<namespace>:<key>`.
     pub fn redis_key(&self, key: &Key) -> String {
-        format!("{}{key}", self.prefix)
+        let mut stored = String::with_capacity(self.prefix.len() + key.as_str().len());
+        stored.push_str(&self.prefix);
+        stored.push_str(key.as_str());
+        stored
     }
 }
 

@@ -46,9 +46,22 @@ impl Default for BusConfig {
     }
 }
 
+#[derive(Clone)]
 struct Subscription {
     pattern: Pattern,
+    /// The pattern has no wildcard: it matches its own text only.
+    exact: bool,
     tx: LaggingSender<Envelope>,
+}
+
+impl Subscription {
+    fn matches(&self, subject: &Subject) -> bool {
+        if self.exact {
+            self.pattern.as_str() == subject.as_str()
+        } else {
+            self.pattern.matches(subject)
+        }
+    }
 }
 
 type ReplyTx = mpsc::Sender<(Bytes, Headers)>;
@@ -61,7 +74,9 @@ struct ResponderEntry {
 
 #[derive(Default)]
 struct Registry {
-    subscriptions: Vec<Subscription>,
+    /// Replaced, not changed, when a subscription comes or goes: a publish takes the current
+    /// list and fans out without holding the lock.
+    subscriptions: Arc<Vec<Subscription>>,
     responders: Vec<ResponderEntry>,
     round_robin: HashMap<(Subject, Group), usize>,
 }
@@ -122,14 +137,25 @@ impl Publisher for MemBus {
         msg.check_size(self.config.max_payload)?;
         trace::inject(msg.headers_mut());
         metric::published("pubsub", SYSTEM);
-        let mut registry = self.registry();
-        registry.subscriptions.retain(|sub| !sub.tx.is_closed());
-        for sub in registry
-            .subscriptions
-            .iter()
-            .filter(|sub| sub.pattern.matches(msg.subject()))
-        {
-            sub.tx.send(msg.clone());
+        let subscriptions = self.registry().subscriptions.clone();
+        let mut closed = false;
+        // Each match but the last gets a clone; the last gets the message itself.
+        let mut previous: Option<&LaggingSender<Envelope>> = None;
+        for sub in subscriptions.iter() {
+            if sub.tx.is_closed() {
+                closed = true;
+            } else if sub.matches(msg.subject())
+                && let Some(tx) = previous.replace(&sub.tx)
+            {
+                tx.send(msg.clone());
+            }
+        }
+        if let Some(tx) = previous {
+            tx.send(msg);
+        }
+        if closed {
+            let mut registry = self.registry();
+            Arc::make_mut(&mut registry.subscriptions).retain(|sub| !sub.tx.is_closed());
         }
         Ok(())
     }
@@ -139,10 +165,15 @@ impl Subscriber for MemBus {
     type Stream = MemSubscription;
     async fn subscribe(&self, pattern: &Pattern) -> Result<MemSubscription> {
         let (tx, rx) = lagging_channel(self.config.subscriber_capacity, SYSTEM);
-        self.registry().subscriptions.push(Subscription {
+        let subscription = Subscription {
+            exact: !pattern.has_wildcards(),
             pattern: pattern.clone(),
             tx,
-        });
+        };
+        let mut registry = self.registry();
+        let subscriptions = Arc::make_mut(&mut registry.subscriptions);
+        subscriptions.retain(|sub| !sub.tx.is_closed());
+        subscriptions.push(subscription);
         Ok(rx)
     }
 }
