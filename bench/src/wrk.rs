@@ -85,8 +85,9 @@ impl Request {
             quote(&self.body)
         );
         for (name, value) in &self.headers {
+            // `[ [` apart: `[[` would open a long string.
             script.push_str(&format!(
-                "wrk.headers[{}] = {}\n",
+                "wrk.headers[ {} ] = {}\n",
                 quote(name),
                 quote(value)
             ));
