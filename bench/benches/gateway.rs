@@ -83,7 +83,7 @@ fn start_services(nats: &str, kafka: Option<&str>, postgres: &str) -> Services {
         .env("NOTIFIER_NATS_URL", nats)
         .env("RUST_LOG", "info");
     let mut notifier = Process::spawn("notifier", notifier);
-    notifier.wait_log("listening");
+    notifier.wait_port(notifier_port);
 
     let port = free_port();
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -106,7 +106,8 @@ fn start_services(nats: &str, kafka: Option<&str>, postgres: &str) -> Services {
         gateway.env("GATEWAY_KAFKA_BROKERS", brokers);
     }
     let mut gateway = Process::spawn("gateway", gateway);
-    gateway.wait_log("listening");
+    // Its port, not a `listening` line: the outbox relay logs one before the server binds.
+    gateway.wait_port(port);
     Services {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         gateway,
