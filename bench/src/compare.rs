@@ -29,7 +29,7 @@ pub struct Figure {
     pub target: f64,
 }
 
-fn median_and_spread(values: &[f64]) -> (f64, f64, f64) {
+pub(crate) fn median_and_spread(values: &[f64]) -> (f64, f64, f64) {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     (
@@ -55,10 +55,6 @@ impl Figure {
 
     /// The Markdown row: path, figure, raw and SDK median (min–max), ratio, target, met.
     pub fn row(&self) -> String {
-        let side = |values: &[f64]| {
-            let (median, min, max) = median_and_spread(values);
-            format!("{} ({}–{})", human(median), human(min), human(max))
-        };
         let target = match self.better {
             Better::Higher => format!("≥ {:.2}", self.target),
             Better::Lower => format!("≤ {:.2}", self.target),
@@ -67,8 +63,8 @@ impl Figure {
             "| {} | {} | {} | {} | {:.2} | {} | {} |",
             self.path,
             self.unit,
-            side(&self.raw),
-            side(&self.sdk),
+            spread(&self.raw),
+            spread(&self.sdk),
             self.ratio(),
             target,
             if self.met() { "yes" } else { "**no**" },
@@ -76,7 +72,13 @@ impl Figure {
     }
 }
 
-fn human(value: f64) -> String {
+/// `median (min–max)` of one side's rounds.
+pub(crate) fn spread(values: &[f64]) -> String {
+    let (median, min, max) = median_and_spread(values);
+    format!("{} ({}–{})", human(median), human(min), human(max))
+}
+
+pub(crate) fn human(value: f64) -> String {
     if value >= 1e6 {
         format!("{:.2}M", value / 1e6)
     } else if value >= 1e4 {
@@ -125,31 +127,54 @@ pub async fn compare(
     }
     let figures: Vec<Figure> = targets
         .iter()
-        .map(|&(unit, better, target)| {
-            let pick = |samples: &[Sample]| -> Vec<f64> {
-                samples
-                    .iter()
-                    .map(|sample| {
-                        sample
-                            .iter()
-                            .find(|(name, _)| *name == unit)
-                            .unwrap_or_else(|| panic!("{path}: a round did not report {unit}"))
-                            .1
-                    })
-                    .collect()
-            };
-            Figure {
-                path: path.to_owned(),
-                unit,
-                raw: pick(&raw_samples),
-                sdk: pick(&sdk_samples),
-                better,
-                target,
-            }
+        .map(|&(unit, better, target)| Figure {
+            path: path.to_owned(),
+            unit,
+            raw: pick(path, unit, &raw_samples),
+            sdk: pick(path, unit, &sdk_samples),
+            better,
+            target,
         })
         .collect();
     for figure in &figures {
         println!("{}", figure.row());
     }
     figures
+}
+
+/// Figure `unit` of every round.
+pub(crate) fn pick(path: &str, unit: &str, samples: &[Sample]) -> Vec<f64> {
+    samples
+        .iter()
+        .map(|sample| {
+            sample
+                .iter()
+                .find(|(name, _)| *name == unit)
+                .unwrap_or_else(|| panic!("{path}: a round did not report {unit}"))
+                .1
+        })
+        .collect()
+}
+
+/// Prints and returns the row of a ratio within one side: `measured` against `base`, two
+/// figures of the same rounds (the SDK's deep page against its first page). In that row the raw
+/// column holds `base` and the SDK column `measured`; `path` says which is which.
+pub fn within(
+    path: &str,
+    unit: &'static str,
+    base: &[f64],
+    measured: &[f64],
+    better: Better,
+    target: f64,
+) -> Figure {
+    let figure = Figure {
+        path: path.to_owned(),
+        unit,
+        raw: base.to_vec(),
+        sdk: measured.to_vec(),
+        better,
+        target,
+    };
+    println!("{}", figure.row());
+    figure
 }

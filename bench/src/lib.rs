@@ -4,12 +4,19 @@
 //! the median and spread (min–max) of each side over the rounds, the ratio SDK ÷ raw of the
 //! medians, and the target that ratio is held to.
 //!
-//! `scripts/bench` runs them all (`cargo bench -p switchboard-bench`) and collects the rows.
+//! `scripts/bench` runs them all (`cargo bench --workspace --all-features --bench <each>`) and
+//! collects the rows into one table.
 
+mod alone;
 mod compare;
+mod database;
 mod latency;
+pub mod process;
 mod settings;
+pub mod wrk;
 
-pub use compare::{Better, Figure, Sample, compare, print_header};
+pub use alone::{Alone, Goal, measure};
+pub use compare::{Better, Figure, Sample, compare, print_header, within};
+pub use database::Database;
 pub use latency::Latencies;
 pub use settings::{env, number, rounds};
