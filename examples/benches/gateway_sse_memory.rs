@@ -14,7 +14,8 @@
 //!
 //! Run with `cargo build --release --example gateway --bench gateway_sse_memory &&
 //! cargo bench -p switchboard-examples --bench gateway_sse_memory` (`SB_SSE_SUBSCRIBERS=2000`,
-//! `SB_SSE_RUNS=3`: each run starts fresh gateways).
+//! `SB_SSE_RUNS=3`: each run starts fresh gateways; `SB_GATEWAY_WRAP` profiles them, see
+//! `support/gateway_process.rs`).
 
 #[path = "support/gateway_process.rs"]
 mod gateway_process;
@@ -109,7 +110,11 @@ enum Opened {
 
 /// Average bytes of gateway memory per idle SSE stream.
 async fn per_stream(n: usize, opened: Opened) -> f64 {
-    let gateway = Gateway::start(n + WARM + 16);
+    let label = match opened {
+        Opened::Fresh => "stream",
+        Opened::AfterARequest => "reused",
+    };
+    let gateway = Gateway::start(n + WARM + 16, label);
     let addr = gateway.addr;
     let token = csrf_token(addr).await;
     let _warm = open_with_message(addr, &token, WARM, "warm", opened).await;
@@ -154,7 +159,7 @@ async fn open_with_message(
 
 /// Average bytes of gateway memory per idle keep-alive connection.
 async fn per_keep_alive(n: usize) -> f64 {
-    let gateway = Gateway::start(n + WARM + 16);
+    let gateway = Gateway::start(n + WARM + 16, "keep-alive");
     let addr = gateway.addr;
     let mut warm = Vec::with_capacity(WARM);
     for _ in 0..WARM {

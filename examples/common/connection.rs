@@ -67,14 +67,14 @@ impl Serving {
             first = first_head(&mut stream) => first,
             () = self.shutdown.wait() => First::Gone,
         };
-        match first {
-            First::EventStream(request) => {
-                event_stream::serve(stream, peer, *request, self.router.clone()).await;
-            }
-            // Boxed: hyper's connection state is large and the streams above need none of it.
-            First::Other(read) => Box::pin(self.hyper(stream, peer, read)).await,
-            First::Gone => {}
-        }
+        // The box is freed as its arm ends, not when the stream does.
+        let request = match first {
+            First::EventStream(boxed) => *boxed,
+            // Boxed: hyper's connection state is large and the streams below need none of it.
+            First::Other(read) => return Box::pin(self.hyper(stream, peer, read)).await,
+            First::Gone => return,
+        };
+        event_stream::serve(stream, peer, request, self.router.clone()).await;
     }
 
     async fn hyper(&self, stream: TcpStream, peer: SocketAddr, read: Bytes) {

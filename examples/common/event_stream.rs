@@ -41,22 +41,26 @@ pub(crate) async fn serve(
     // Boxed: the router's future is large and lives only until the head is ready.
     let Ok(response) = Box::pin(router.oneshot(request.map(|()| Body::empty()))).await;
     let (parts, body) = response.into_parts();
-    if let Err(err) = write(&mut stream, &parts, body).await {
+    if let Err(err) = write(&mut stream, parts, body).await {
         tracing::debug!(error = %err, "event stream ended with an error");
     }
 }
 
-async fn write(stream: &mut TcpStream, parts: &Parts, body: Body) -> io::Result<()> {
+async fn write(stream: &mut TcpStream, parts: Parts, body: Body) -> io::Result<()> {
     let (mut reader, mut writer) = stream.split();
-    if !is_event_stream(parts) {
+    if !is_event_stream(&parts) {
         let body = axum::body::to_bytes(body, MAX_WHOLE_BODY)
             .await
             .map_err(io::Error::other)?;
-        let head = head(parts, Some(body.len() as u64));
+        let head = head(&parts, Some(body.len() as u64));
         write_all(&mut writer, &mut [IoSlice::new(&head), IoSlice::new(&body)]).await?;
         return writer.shutdown().await;
     }
-    writer.write_all(&head(parts, None)).await?;
+    // The response's headers are not kept for the life of the stream, only written.
+    let head = head(&parts, None);
+    drop(parts);
+    writer.write_all(&head).await?;
+    drop(head);
     let mut chunks = body.into_data_stream();
     loop {
         let chunk = tokio::select! {
