@@ -64,6 +64,8 @@ impl Serving {
     /// sent a request yet is closed, and one with a request in flight finishes it.
     pub(crate) async fn connection(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr) {
         let first = tokio::select! {
+            // A head already in the socket at the signal is still read and answered.
+            biased;
             first = first_head(&mut stream) => first,
             () = self.shutdown.wait() => First::Gone,
         };
