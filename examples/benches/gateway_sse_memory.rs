@@ -6,12 +6,16 @@
 //! (`open_streams` of `GET /ws/count`); the difference divided by N is the figure. Kernel socket
 //! buffers are not in it, and the clients live in this process, not in the gateway's.
 //!
-//! A second gateway measures the same way N idle keep-alive connections that each made one
-//! `GET /ws/count`: what hyper and the server setup cost before any stream exists.
+//! A fresh connection's stream is written past hyper (`examples/common/event_stream.rs`). A
+//! third gateway measures N streams each opened on a keep-alive connection that first had one
+//! `GET /ws/count` answered, which hyper therefore serves with its own buffers; a fourth, N idle
+//! keep-alive connections that each made one `GET /ws/count`: what hyper and the server setup
+//! cost before any stream exists.
 //!
 //! Run with `cargo build --release --example gateway --bench gateway_sse_memory &&
 //! cargo bench -p switchboard-examples --bench gateway_sse_memory` (`SB_SSE_SUBSCRIBERS=2000`,
-//! `SB_SSE_RUNS=3`: each run starts fresh gateways).
+//! `SB_SSE_RUNS=3`: each run starts fresh gateways; `SB_GATEWAY_WRAP` profiles them, see
+//! `support/gateway_process.rs`).
 
 #[path = "support/gateway_process.rs"]
 mod gateway_process;
@@ -35,9 +39,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (mut streams, mut idle) = (Vec::new(), Vec::new());
+    let (mut streams, mut reused, mut idle) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        streams.push(runtime.block_on(per_stream(n)));
+        streams.push(runtime.block_on(per_stream(n, Opened::Fresh)));
+        reused.push(runtime.block_on(per_stream(n, Opened::AfterARequest)));
         idle.push(runtime.block_on(per_keep_alive(n)));
     }
     let kib = |bytes: &f64| format!("{:.2}", bytes / 1024.0);
@@ -59,6 +64,10 @@ fn main() {
     println!(
         "| idle SSE stream (`GET /redis/subscribe`, one event received) | {} |",
         row(&mut streams)
+    );
+    println!(
+        "| the same, opened on a keep-alive connection after one `GET /ws/count` (hyper's) | {} |",
+        row(&mut reused)
     );
     println!(
         "| idle keep-alive connection (one `GET /ws/count` answered) | {} |",
@@ -90,14 +99,27 @@ fn check_open_files(n: usize) {
     }
 }
 
+/// How each stream's connection starts.
+#[derive(Clone, Copy)]
+enum Opened {
+    /// A new connection whose first request is the stream's.
+    Fresh,
+    /// A keep-alive connection that has had one `GET /ws/count` answered first.
+    AfterARequest,
+}
+
 /// Average bytes of gateway memory per idle SSE stream.
-async fn per_stream(n: usize) -> f64 {
-    let gateway = Gateway::start(n + WARM + 16);
+async fn per_stream(n: usize, opened: Opened) -> f64 {
+    let label = match opened {
+        Opened::Fresh => "stream",
+        Opened::AfterARequest => "reused",
+    };
+    let gateway = Gateway::start(n + WARM + 16, label);
     let addr = gateway.addr;
     let token = csrf_token(addr).await;
-    let _warm = open_with_message(addr, &token, WARM, "warm").await;
+    let _warm = open_with_message(addr, &token, WARM, "warm", opened).await;
     let before = gateway.rss_bytes();
-    let _streams = open_with_message(addr, &token, n, "hello").await;
+    let _streams = open_with_message(addr, &token, n, "hello", opened).await;
     assert_eq!(
         open_streams(addr).await,
         (WARM + n) as u64,
@@ -113,13 +135,17 @@ async fn open_with_message(
     token: &str,
     n: usize,
     message: &str,
+    opened: Opened,
 ) -> Vec<TcpStream> {
     let request = format!(
         "GET /redis/subscribe?channel={CHANNEL} HTTP/1.1\r\nhost: bench\r\naccept: text/event-stream\r\n\r\n"
     );
     let mut streams = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut stream = match opened {
+            Opened::Fresh => TcpStream::connect(addr).await.unwrap(),
+            Opened::AfterARequest => keep_alive_get(addr, "/ws/count").await,
+        };
         stream.write_all(request.as_bytes()).await.unwrap();
         read_until(&mut stream, "200 OK").await;
         streams.push(stream);
@@ -133,7 +159,7 @@ async fn open_with_message(
 
 /// Average bytes of gateway memory per idle keep-alive connection.
 async fn per_keep_alive(n: usize) -> f64 {
-    let gateway = Gateway::start(n + WARM + 16);
+    let gateway = Gateway::start(n + WARM + 16, "keep-alive");
     let addr = gateway.addr;
     let mut warm = Vec::with_capacity(WARM);
     for _ in 0..WARM {

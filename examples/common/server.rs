@@ -1,48 +1,42 @@
 //! Serving a router until shutdown, with the body limit every route shares.
 //!
-//! The server is hyper's HTTP/1 connection driver set up by hand rather than `axum::serve`: it
-//! gives each request the peer address (`ConnectInfo`, which the gateway's limits key on),
-//! bounds how many connections a client address, and all of them, may hold (`limits.connections`)
-//! and how long a client may take to send its request head (and how long an idle keep-alive
-//! connection stays), and caps hyper's buffers at their 8 KiB floor. What an idle connection and
-//! an idle SSE stream cost is measured in docs/benchmarks.md.
+//! The server is set up by hand rather than with `axum::serve`: it gives each request the peer
+//! address (`ConnectInfo`, which the gateway's limits key on), bounds how many connections a
+//! client address, and all of them, may hold (`limits.connections`), drains on shutdown, and
+//! serves each connection as `connection.rs` says: requests for an event stream past hyper,
+//! everything else with hyper's HTTP/1 driver (a 10 s header timeout, which also bounds how long
+//! an idle keep-alive connection stays, and heads up to 8 KiB). What an idle connection and an
+//! idle SSE stream cost is measured in docs/benchmarks.md.
 
-use std::{net::SocketAddr, pin::pin, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
     body::Body,
-    extract::{ConnectInfo, DefaultBodyLimit},
+    extract::DefaultBodyLimit,
     http::{Response, StatusCode, header},
 };
-use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::{
-    rt::{TokioIo, TokioTimer},
-    service::TowerToHyperService,
-};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{Semaphore, watch},
 };
-use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use super::{
     config::Config,
+    connection::{self, Serving, finished},
     gateway_config::LimitsConfig,
     open_count::{OpenCount, Over, client_key},
     shutdown::Shutdown,
 };
 
-/// How long a client may take to send a request head; slower ones are cut off.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Request heads larger than this are refused (hyper's floor is 8 KiB).
-const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// The `Retry-After` of a request refused while draining: about when another instance (or this
 /// one, restarted) takes over.
 const DRAIN_RETRY_SECS: u64 = 5;
-/// Refusals answered at once at most. Each waits for its request head (up to
-/// [`HEADER_READ_TIMEOUT`]); past this many, a refused connection is closed unanswered, so
+/// Refusals answered at once at most. Each waits for its request head (up to hyper's header
+/// timeout); past this many, a refused connection is closed unanswered, so
 /// clients that never send a head cannot pile up descriptors behind the connection limit.
 const MAX_REFUSALS: usize = 256;
 
@@ -68,17 +62,6 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// The HTTP/1 settings of every connection.
-fn http() -> http1::Builder {
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES)
-        // Flattening writes into one buffer keeps no queue of body chunks per connection.
-        .writev(false);
-    http
-}
-
 /// Serves `listener` until `shutdown`, then drains: every connection open at the signal
 /// finishes, while new ones are answered 503 (`/health` included, so a load balancer stops
 /// sending); the listener closes once the last of the earlier connections is done.
@@ -92,7 +75,12 @@ pub(crate) async fn serve_on(
     limits: LimitsConfig,
 ) {
     let (close_tx, close_rx) = watch::channel(());
-    let http = http();
+    let serving = Arc::new(Serving {
+        http: connection::http(),
+        router,
+        shutdown: shutdown.clone(),
+    });
+    let http = &serving.http;
     let connections = OpenCount::new(limits.connections);
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     loop {
@@ -108,29 +96,13 @@ pub(crate) async fn serve_on(
         let slot = match connections.acquire(client_key(peer.ip())) {
             Ok(slot) => slot,
             Err(over) => {
-                spawn_refusal(&refusals, &http, stream, over_limit(over, &limits));
+                spawn_refusal(&refusals, http, stream, over_limit(over, &limits));
                 continue;
             }
         };
-        let service = router
-            .clone()
-            .map_request(move |mut req: axum::http::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req.map(Body::new)
-            });
-        let conn = http
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-            .with_upgrades();
-        let (shutdown, close_rx) = (shutdown.clone(), close_rx.clone());
+        let (serving, close_rx) = (serving.clone(), close_rx.clone());
         tokio::spawn(async move {
-            let mut conn = pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => finished(result),
-                _ = shutdown.wait() => {
-                    conn.as_mut().graceful_shutdown();
-                    finished(conn.await);
-                }
-            }
+            serving.connection(stream, peer).await;
             drop((slot, close_rx));
         });
     }
@@ -148,7 +120,7 @@ pub(crate) async fn serve_on(
                         message: format!("shutting down: retry in {DRAIN_RETRY_SECS} s"),
                         retry_after: DRAIN_RETRY_SECS,
                     };
-                    spawn_refusal(&refusals, &http, stream, refusal);
+                    spawn_refusal(&refusals, http, stream, refusal);
                 }
             }
         }
@@ -240,10 +212,4 @@ fn refuse(
         }),
     );
     async move { finished(conn.await) }
-}
-
-fn finished(result: hyper::Result<()>) {
-    if let Err(err) = result {
-        tracing::debug!(error = %err, "connection ended with an error");
-    }
 }

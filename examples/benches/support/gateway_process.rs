@@ -16,21 +16,40 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// A running gateway.
 pub(crate) struct Gateway {
     child: Child,
+    /// The gateway's own process: the child, or the child's child under a profiler.
+    pid: u32,
+    wrapped: bool,
     pub(crate) addr: SocketAddr,
 }
 
 impl Gateway {
     /// Starts the release gateway on a free port, with room for `streams` open connections
     /// and SSE streams from this one client address, and waits until it listens.
-    pub(crate) fn start(streams: usize) -> Gateway {
+    ///
+    /// `SB_GATEWAY_WRAP` runs it under a profiler instead (`heaptrack -o /tmp/gateway-{}`, say,
+    /// where `{}` becomes `label`): for the profile only, since the resident memory read is then
+    /// the profiler's.
+    pub(crate) fn start(streams: usize, label: &str) -> Gateway {
         let binary = binary();
+        let wrap = std::env::var("SB_GATEWAY_WRAP")
+            .unwrap_or_default()
+            .replace("{}", label);
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(profiler) => {
+                let mut command = Command::new(profiler);
+                command.args(words).arg(&binary);
+                command
+            }
+            None => Command::new(&binary),
+        };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let limit = streams.to_string();
-        let mut child = Command::new(&binary)
+        let mut child = command
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .env("GATEWAY_SERVER_PORT", port.to_string())
             .env("GATEWAY_LIMITS_SSE_CLIENT", &limit)
@@ -44,15 +63,18 @@ impl Gateway {
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
         wait_listening(child.stdout.take().unwrap());
+        let pid = gateway_pid(child.id(), &binary);
         Gateway {
             child,
+            pid,
+            wrapped: !wrap.is_empty(),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         }
     }
 
     /// The gateway's resident set size (`VmRSS`), in bytes.
     pub(crate) fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
         let kib: u64 = status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -64,9 +86,32 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if self.wrapped {
+            // SIGTERM to the gateway alone: it drains and exits, and the profiler writes out.
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid.to_string()])
+                .status();
+        } else {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
+}
+
+/// `child` if it is the gateway, else its child that is (a profiler's script runs it so).
+fn gateway_pid(child: u32, binary: &std::path::Path) -> u32 {
+    let is_gateway =
+        |pid: &str| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary);
+    if is_gateway(&child.to_string()) {
+        return child;
+    }
+    let children =
+        std::fs::read_to_string(format!("/proc/{child}/task/{child}/children")).unwrap_or_default();
+    children
+        .split_whitespace()
+        .find(|pid| is_gateway(pid))
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no {} under process {child}", binary.display()))
 }
 
 fn binary() -> PathBuf {

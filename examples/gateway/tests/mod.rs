@@ -14,6 +14,7 @@ mod served_bridge;
 mod served_drain;
 mod served_limits;
 mod served_names;
+mod served_streams;
 mod trace;
 mod ws;
 

@@ -130,9 +130,15 @@ impl Served {
     /// Opens an SSE stream from `from`: the answer's head, and the socket (still open when the
     /// status is 200).
     pub(crate) async fn open_sse(&self, from: IpAddr, path: &str) -> (RawAnswer, TcpStream) {
-        let mut stream = self.connect(from).await;
         let request =
             format!("GET {path} HTTP/1.1\r\nhost: t\r\naccept: text/event-stream\r\n\r\n");
+        self.open(from, &request).await
+    }
+
+    /// Sends `request` on a new connection: the answer's head (and whatever of the body came
+    /// with it), and the socket, left open.
+    pub(crate) async fn open(&self, from: IpAddr, request: &str) -> (RawAnswer, TcpStream) {
+        let mut stream = self.connect(from).await;
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut bytes = Vec::new();
         let mut buf = [0u8; 1024];
