@@ -15,8 +15,8 @@ macro_rules! __conformance_cases {
     };
 }
 
-/// Expands trace `cases` into tests that each run on a runtime with a tracing dispatcher of
-/// their own ([`traced::run`](crate::testkit::traced::run)).
+/// Expands trace `cases` into tests that each run on a runtime of their own under the kit's
+/// subscriber ([`traced::run`](crate::testkit::traced::run)).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __traced_cases {

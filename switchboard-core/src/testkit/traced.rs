@@ -2,13 +2,18 @@
 //! span, whose W3C context survives the transport and becomes the parent of the receiving
 //! span.
 //!
-//! Each case runs under [`run`], with a tracing dispatcher of its own (never the global
-//! default), so a test binary may install any global subscriber (an fmt one for `RUST_LOG`)
-//! without hiding these spans, and the cases see only their own spans.
+//! The cases need spans with OpenTelemetry context on every thread (responders and consumers
+//! run on tasks of their own), so [`install`] sets one global subscriber per test binary that
+//! layers both what the kit needs and what a person debugging wants: the kit's tracer, and an
+//! fmt layer filtered by `RUST_LOG` when it is set. A test helper that wants logs calls
+//! [`install`] rather than installing a subscriber of its own, so neither hides the other.
+//! (A dispatcher scoped to each test would race: tracing caches each callsite's interest
+//! globally, and a callsite first hit by a concurrent test outside the scope can stay
+//! disabled.) The cases find their own spans among all by their unique subjects.
 
 use std::{
     future::Future,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -21,9 +26,9 @@ use opentelemetry_sdk::{
     trace::{SdkTracerProvider, SpanData, SpanProcessor},
 };
 use tower::service_fn;
-use tracing::{Dispatch, Instrument, Span};
+use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt};
 
 use super::{LogFixture, Names, PubSubFixture, RequestReplyFixture, next_ok, within};
 use crate::{
@@ -33,7 +38,7 @@ use crate::{
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The spans that ended under one [`run`].
+/// The spans that ended since [`install`].
 #[derive(Clone, Debug, Default)]
 pub struct Spans(Arc<Mutex<Vec<SpanData>>>);
 
@@ -60,47 +65,60 @@ impl SpanProcessor for Spans {
     }
 }
 
-tokio::task_local! {
-    static SPANS: Spans;
+/// Installs, once per process, the global subscriber of a test binary: the kit's tracer (which
+/// keeps every ended span for [`ended`] and exports nothing) and, when `RUST_LOG` is set, an fmt
+/// layer filtered by it that writes to the test output.
+///
+/// # Panics
+///
+/// If another global subscriber was installed first: the trace cases would see nothing.
+pub fn install() {
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    let installed = *INSTALLED.get_or_init(|| {
+        let tracer = SdkTracerProvider::builder()
+            .with_span_processor(spans().clone())
+            .build()
+            .tracer("switchboard-testkit");
+        let fmt = std::env::var_os("RUST_LOG").map(|_| {
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(EnvFilter::from_default_env())
+        });
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(fmt);
+        tracing::subscriber::set_global_default(subscriber).is_ok()
+    });
+    assert!(
+        installed,
+        "another global tracing subscriber was installed before the kit's: call \
+         `switchboard_core::testkit::traced::install` instead (it logs per RUST_LOG too)"
+    );
 }
 
-/// A dispatcher whose spans carry OpenTelemetry context (a tracer that keeps ended spans in
-/// `spans` and exports nothing).
-pub fn dispatch(spans: Spans) -> Dispatch {
-    let tracer = SdkTracerProvider::builder()
-        .with_span_processor(spans)
-        .build()
-        .tracer("switchboard-testkit");
-    Dispatch::new(
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer)),
-    )
+fn spans() -> &'static Spans {
+    static SPANS: OnceLock<Spans> = OnceLock::new();
+    SPANS.get_or_init(Spans::default)
 }
 
-/// Runs `case` on a fresh multi-threaded runtime whose every thread (and the caller's, while
-/// it blocks) uses a [`dispatch`] of its own; the global default is neither read nor set.
-/// The trace cases run this way; so can any test that follows a trace through tasks.
+/// Runs `case` on a fresh multi-threaded runtime, after [`install`]. The trace cases run this
+/// way; so can any test that follows a trace through tasks.
 pub fn run<F: Future>(case: F) -> F::Output {
-    let spans = Spans::default();
-    let dispatch = dispatch(spans.clone());
-    let per_thread = dispatch.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    install();
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .on_thread_start(move || {
-            // The runtime's threads keep this dispatcher for as long as they live.
-            std::mem::forget(tracing::dispatcher::set_default(&per_thread));
-        })
         .build()
-        .expect("a test runtime");
-    tracing::dispatcher::with_default(&dispatch, || runtime.block_on(SPANS.scope(spans, case)))
+        .expect("a test runtime")
+        .block_on(case)
 }
 
-/// Every span ended so far under the current [`run`].
+/// Every span ended so far in this process (since [`install`]).
 pub fn ended() -> Vec<SpanData> {
-    SPANS.with(Spans::ended)
+    spans().ended()
 }
 
-/// The OpenTelemetry context of `span` (invalid outside [`run`]).
+/// The OpenTelemetry context of `span` (invalid before [`install`]).
 pub fn context_of(span: &Span) -> SpanContext {
     span.context().span().span_context().clone()
 }
@@ -111,7 +129,8 @@ fn sending_span() -> (Span, SpanContext) {
     let context = context_of(&span);
     assert!(
         context.is_valid(),
-        "the trace cases must run under `testkit::traced::run` (no OpenTelemetry context)"
+        "the trace cases must run under `testkit::traced::run` or after `install` (no \
+         OpenTelemetry context)"
     );
     (span, context)
 }
