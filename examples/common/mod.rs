@@ -10,6 +10,7 @@ pub(crate) mod health;
 pub(crate) mod http_trace;
 pub(crate) mod open_count;
 pub(crate) mod prometheus;
+pub(crate) mod rate_samples;
 pub(crate) mod server;
 pub(crate) mod services;
 pub(crate) mod shutdown;
