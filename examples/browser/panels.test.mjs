@@ -190,12 +190,33 @@ test("firehose: watch every service's events", async () => {
   await shot(page, "firehose");
 });
 
-test("home: the live rates show the flows just used", async () => {
+test("home: a flow's sparkline rises after traffic on that flow", async () => {
   await page.goto(`${BASE}/`);
   // The firehose test produced a record within the sparklines' 30 seconds.
   await page.locator('[data-total="kafka"]', { hasText: /^[1-9]\d* in 30 s$/ }).waitFor();
   await page.locator('[data-total="firehose"]', { hasText: /^[1-9]\d* in 30 s$/ }).waitFor();
   assert.equal(await page.locator(".rate svg.spark polyline").count(), 6);
+  // The rates come from the services' metrics, sampled every second. Once the Redis line has
+  // been flat for its last seconds, a burst of Redis requests on another page makes it rise.
+  await page.waitForFunction((n) => {
+    const ys = document.querySelector('.rate[data-flow="redis"] polyline').getAttribute("points").trim().split(" ").slice(-n);
+    return ys.every((p) => p.endsWith(",16"));
+  }, 6, { timeout: 40000 });
+  const other = await newPage("rates");
+  await other.goto(`${BASE}/redis`);
+  for (let i = 0; i < 5; i++) {
+    await other.locator("#redis-set input[name=key]").fill(`rates-${run}-${i}`);
+    await other.locator("#redis-set input[name=value]").fill("v");
+    await Promise.all([
+      other.waitForResponse((r) => r.url().includes("/redis/set") && r.ok()),
+      other.locator("#redis-set button").click(),
+    ]);
+  }
+  await other.close();
+  await page.waitForFunction((n) => {
+    const ys = document.querySelector('.rate[data-flow="redis"] polyline').getAttribute("points").trim().split(" ").slice(-n);
+    return ys.some((p) => !p.endsWith(",16"));
+  }, 8, { timeout: 20000 });
 });
 
 test("screenshot for the README", async () => {

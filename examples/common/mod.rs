@@ -12,6 +12,7 @@ pub(crate) mod health;
 pub(crate) mod http_trace;
 pub(crate) mod open_count;
 pub(crate) mod prometheus;
+pub(crate) mod rate_samples;
 pub(crate) mod request_head;
 pub(crate) mod rewind;
 pub(crate) mod server;

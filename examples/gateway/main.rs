@@ -32,7 +32,7 @@ use common::{
     backends::{self, BackendsExt, Needs},
     config::Config,
     health::Health,
-    server, services,
+    rate_samples, server, services,
     shutdown::Shutdown,
     telemetry,
 };
@@ -106,6 +106,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let deps = ["postgres", "redis", "nats", "kafka"].map(|d| backends.dependency(d));
     let health = Health::new("gateway", deps.into());
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
+    // One sampler per process: the in-process notifier and processor record into this
+    // process's recorder too.
+    rate_samples::spawn_sampler("gateway", backends.bus.publisher.clone(), shutdown.clone());
     let state = AppState::new(&backends, health, shutdown.clone(), &config.limits);
     announcements::start(&backends, state.firehose.clone(), shutdown.clone()).await?;
     rates::start(&backends, state.rates.clone(), shutdown.clone()).await?;

@@ -14,7 +14,7 @@ use common::{
     config::Config,
     health,
     health::Health,
-    http_trace, prometheus, server, services,
+    http_trace, prometheus, rate_samples, server, services,
     shutdown::Shutdown,
     telemetry,
 };
@@ -49,6 +49,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let serving = services::start_notifier(&backends).await?;
     let health = Health::new("notifier", vec![backends.dependency("nats")]);
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
+    rate_samples::spawn_sampler("notifier", backends.bus.publisher.clone(), shutdown.clone());
     let app = Router::new().route("/health", get(move || health::handler(health.clone())));
 
     let app = prometheus::route(app);

@@ -17,7 +17,7 @@ use common::{
     config::Config,
     health,
     health::Health,
-    http_trace, prometheus, server, services,
+    http_trace, prometheus, rate_samples, server, services,
     shutdown::Shutdown,
     telemetry,
 };
@@ -60,6 +60,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .into(),
     );
     health.spawn_heartbeat(backends.bus.publisher.clone(), shutdown.clone());
+    rate_samples::spawn_sampler(
+        "processor",
+        backends.bus.publisher.clone(),
+        shutdown.clone(),
+    );
     let app = Router::new().route("/health", get(move || health::handler(health.clone())));
 
     let app = prometheus::route(app);

@@ -166,7 +166,11 @@ async fn wait_until_caught_up(processor: &Http) {
         let lags: Vec<&str> = scraped
             .body
             .lines()
-            .filter(|l| l.starts_with("switchboard_consumer_lag{topic=\"switchboard.events\""))
+            .filter(|l| {
+                l.starts_with("switchboard_consumer_lag{")
+                    && l.contains(r#"backend="kafka""#)
+                    && l.contains(r#"topic="switchboard.events""#)
+            })
             .filter_map(|l| l.rsplit(' ').next())
             .collect();
         if !lags.is_empty() && lags.iter().all(|lag| *lag == "0") {
@@ -289,6 +293,13 @@ async fn one_trace_from_produce_to_the_gateways_sse() {
     assert!(
         processor_chain.iter().any(|s| s.span_id == request.span_id),
         "the processor's span does not descend from the produce request: {processor_chain:#?}"
+    );
+    // The processor's span is the child of the gateway's producer span of the append.
+    let append = processor_chain.get(1).expect("the processor span's parent");
+    assert_eq!(
+        (append.service.as_str(), append.name.as_str()),
+        ("gateway", "append switchboard.events"),
+        "the processor's span is not the child of the gateway's producer span: {processor_chain:#?}"
     );
     let sse_chain = ancestry(&spans, &sse.span_id);
     assert!(

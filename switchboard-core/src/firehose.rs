@@ -113,8 +113,11 @@ impl Firehose {
         &self.service
     }
 
-    /// Queues an event; never waits. Returns `false` if it was dropped.
+    /// Queues an event; never waits. Returns `false` if it was dropped. Every event, dropped
+    /// or not, counts in [`metric::FIREHOSE_EVENTS`](crate::metric::FIREHOSE_EVENTS) under its
+    /// type.
     pub fn emit(&self, kind: impl AsRef<str>, action: &str, payload: Value) -> bool {
+        crate::metric::firehose_event(kind.as_ref());
         let event = FirehoseEvent {
             kind: kind.as_ref().to_owned(),
             service: self.service.to_string(),

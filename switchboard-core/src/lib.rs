@@ -64,6 +64,7 @@ pub mod log;
 pub mod mem;
 pub mod metric;
 pub mod names;
+pub mod outgoing;
 pub mod page;
 pub mod pubsub;
 pub mod request;

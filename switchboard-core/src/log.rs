@@ -113,6 +113,7 @@ pub trait Acknowledge: Send + 'static {
 
 /// One message handed to a consumer group member, to be acked or nacked.
 pub struct Delivery {
+    backend: &'static str,
     envelope: Envelope,
     position: Position,
     attempt: u32,
@@ -120,18 +121,21 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Builds a delivery; backends call this.
+    /// Builds a delivery; backends call this with their `messaging.system` (the `backend`
+    /// label of the delivery metrics).
     pub fn new(
+        backend: &'static str,
         envelope: Envelope,
         position: Position,
         attempt: u32,
         acker: impl Acknowledge,
     ) -> Self {
-        crate::metric::count_log(crate::metric::DELIVERED);
+        crate::metric::count_log(crate::metric::DELIVERED, backend);
         if attempt > 1 {
-            crate::metric::count_log(crate::metric::REDELIVERED);
+            crate::metric::count_log(crate::metric::REDELIVERED, backend);
         }
         Delivery {
+            backend,
             envelope,
             position,
             attempt,
@@ -149,6 +153,11 @@ impl Delivery {
         self.position
     }
 
+    /// The backend that delivered it (its `messaging.system`).
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
     /// 1 on first delivery, then one more per redelivery.
     pub fn attempt(&self) -> u32 {
         self.attempt
@@ -156,7 +165,7 @@ impl Delivery {
 
     /// Marks the message handled.
     pub async fn ack(mut self) -> Result<()> {
-        crate::metric::count_log(crate::metric::ACKED);
+        crate::metric::count_log(crate::metric::ACKED, self.backend);
         match self.acker.take() {
             Some(acker) => acker.ack().await,
             None => Ok(()),
@@ -166,7 +175,7 @@ impl Delivery {
     /// Asks for the message again after `delay` (backends cap very long delays; the in-memory
     /// log at one day).
     pub async fn nack(mut self, delay: Duration) -> Result<()> {
-        crate::metric::count_log(crate::metric::NACKED);
+        crate::metric::count_log(crate::metric::NACKED, self.backend);
         match self.acker.take() {
             Some(acker) => acker.nack(delay).await,
             None => Ok(()),
@@ -177,7 +186,7 @@ impl Delivery {
 impl Drop for Delivery {
     fn drop(&mut self) {
         if let Some(acker) = self.acker.take() {
-            crate::metric::count_log(crate::metric::NACKED);
+            crate::metric::count_log(crate::metric::NACKED, self.backend);
             acker.abandon();
         }
     }

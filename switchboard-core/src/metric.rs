@@ -56,36 +56,39 @@ pub const FIREHOSE_DROPPED: &str = "switchboard_firehose_dropped_total";
 /// SSE streams open.
 pub const SSE_OPEN: &str = "switchboard_sse_streams_open";
 
+/// Firehose events emitted, by type.
+pub const FIREHOSE_EVENTS: &str = "switchboard_firehose_events_total";
+
 /// Every metric the libraries record.
-pub const CATALOGUE: [Metric; 12] = [
+pub const CATALOGUE: [Metric; 13] = [
     Metric {
         name: PUBLISHED,
         kind: Kind::Counter,
         labels: &["flow", "backend"],
-        help: "messages handed to a backend: published (flow pubsub), appended (log) or sent as requests (request)",
+        help: "messages a backend took: published (flow pubsub), appended (log), answered requests (request) or enqueued in the outbox (outbox); counted once the send succeeded",
     },
     Metric {
         name: DELIVERED,
         kind: Kind::Counter,
         labels: &["flow", "backend"],
-        help: "messages delivered to a subscription (pubsub, with backend) or a consumer-group member (log, without backend)",
+        help: "messages delivered to a subscription (flow pubsub) or a consumer-group member (log)",
     },
     Metric {
         name: ACKED,
         kind: Kind::Counter,
-        labels: &["flow"],
+        labels: &["flow", "backend"],
         help: "durable-log deliveries acknowledged",
     },
     Metric {
         name: NACKED,
         kind: Kind::Counter,
-        labels: &["flow"],
+        labels: &["flow", "backend"],
         help: "durable-log deliveries nacked, or dropped unsettled (a nack without delay)",
     },
     Metric {
         name: REDELIVERED,
         kind: Kind::Counter,
-        labels: &["flow"],
+        labels: &["flow", "backend"],
         help: "durable-log deliveries that were a redelivery (attempt 2 or later)",
     },
     Metric {
@@ -97,14 +100,14 @@ pub const CATALOGUE: [Metric; 12] = [
     Metric {
         name: REQUEST_DURATION,
         kind: Kind::Histogram,
-        labels: &[],
-        help: "round-trip time of answered requests, in seconds",
+        labels: &["flow", "backend"],
+        help: "round-trip time of answered requests (flow request), in seconds",
     },
     Metric {
         name: CONSUMER_LAG,
         kind: Kind::Gauge,
-        labels: &["topic", "partition"],
-        help: "records of a partition not yet delivered to this group member (Kafka: high watermark − next offset, from librdkafka's statistics every second)",
+        labels: &["flow", "backend", "group", "topic", "partition"],
+        help: "records of a partition not yet committed by this process's member of the group (Kafka: high watermark − committed offset, from librdkafka's statistics every second); set to 0 when the member loses the partition or closes",
     },
     Metric {
         name: HUB_CLIENTS,
@@ -117,6 +120,12 @@ pub const CATALOGUE: [Metric; 12] = [
         kind: Kind::Counter,
         labels: &[],
         help: "hub clients disconnected because their queue was full",
+    },
+    Metric {
+        name: FIREHOSE_EVENTS,
+        kind: Kind::Counter,
+        labels: &["type"],
+        help: "firehose events emitted, by type (the demo's page flow), whether or not the firehose delivered them; the overview's live rates",
     },
     Metric {
         name: FIREHOSE_DROPPED,
@@ -160,14 +169,33 @@ pub fn lagged(backend: &'static str, missed: u64) {
     ::metrics::counter!(DROPPED, "flow" => "pubsub", "backend" => backend).increment(missed);
 }
 
-/// Records the round trip of an answered request.
-pub fn request_duration(rtt: Duration) {
-    ::metrics::histogram!(REQUEST_DURATION).record(rtt.as_secs_f64());
+/// Records the round trip of a request `backend` answered.
+pub fn request_duration(backend: &'static str, rtt: Duration) {
+    ::metrics::histogram!(REQUEST_DURATION, "flow" => "request", "backend" => backend)
+        .record(rtt.as_secs_f64());
 }
 
-/// Counts one durable-log delivery event (`flow = log`) on the counter `name`.
-pub fn count_log(name: &'static str) {
-    ::metrics::counter!(name, "flow" => "log").increment(1);
+/// Counts one durable-log delivery event of `backend` (`flow = log`) on the counter `name`.
+pub fn count_log(name: &'static str, backend: &'static str) {
+    ::metrics::counter!(name, "flow" => "log", "backend" => backend).increment(1);
+}
+
+/// Sets the consumer lag of one partition, as seen by this process's member of `group`.
+pub fn consumer_lag(backend: &'static str, group: &str, topic: &str, partition: i32, lag: f64) {
+    ::metrics::gauge!(
+        CONSUMER_LAG,
+        "flow" => "log",
+        "backend" => backend,
+        "group" => group.to_owned(),
+        "topic" => topic.to_owned(),
+        "partition" => partition.to_string()
+    )
+    .set(lag);
+}
+
+/// Counts a firehose event of type `kind`.
+pub fn firehose_event(kind: &str) {
+    ::metrics::counter!(FIREHOSE_EVENTS, "type" => kind.to_owned()).increment(1);
 }
 
 /// Counts `n` on a label-less counter of the catalogue.

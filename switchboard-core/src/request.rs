@@ -49,12 +49,10 @@ impl Reply {
                 message: message.to_owned(),
             });
         }
-        let rtt = sent.elapsed();
-        crate::metric::request_duration(rtt);
         Ok(Reply {
             payload,
             headers,
-            rtt,
+            rtt: sent.elapsed(),
         })
     }
 

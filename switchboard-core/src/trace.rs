@@ -1,13 +1,14 @@
 //! W3C trace context in envelope headers, and the consumer spans that continue it.
 //!
-//! Every backend calls [`inject`] when it publishes, appends, requests or enqueues a message,
-//! so the current span's context travels as [`TRACEPARENT`] and [`TRACESTATE`] whatever the
-//! transport. The receiving side opens its span with [`consumer_span`] (or calls
-//! [`set_parent`] on a span of its own), which makes the sender's span its parent. Responders
-//! do this for every request they serve.
+//! Every backend opens an [`Outgoing`](crate::outgoing::Outgoing) producer span when it
+//! publishes, appends, requests or enqueues a message; its context travels as [`TRACEPARENT`]
+//! and [`TRACESTATE`] whatever the transport ([`inject_from`]). The receiving side opens its
+//! span with [`consumer_span`] (or calls [`set_parent`] on a span of its own), which makes the
+//! producer span its parent. Responders do this for every request they serve.
 //!
 //! Spans carry OpenTelemetry context only when the application installs a
-//! [`tracing_opentelemetry`] layer; without one [`inject`] writes nothing and costs a lookup.
+//! [`tracing_opentelemetry`] layer; without one [`inject`] writes nothing, and a disabled span
+//! costs no OpenTelemetry work at all.
 //!
 //! ```
 //! use switchboard_core::{Envelope, Subject, trace};
@@ -69,6 +70,9 @@ pub fn inject(headers: &mut Headers) {
 /// A span without a valid OpenTelemetry context leaves `headers` as they are, so a message
 /// forwarded outside any trace keeps the context it came with.
 pub fn inject_from(span: &Span, headers: &mut Headers) {
+    if span.is_disabled() {
+        return;
+    }
     let cx = span.context();
     if cx.span().span_context().is_valid() {
         TraceContextPropagator::new().inject_context(&cx, &mut Inject(headers));

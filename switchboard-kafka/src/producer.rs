@@ -7,7 +7,10 @@ use rdkafka::{
     producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _},
     types::RDKafkaErrorCode,
 };
-use switchboard_core::{Envelope, Error, InvalidInput, LogProducer, Position, Result};
+use switchboard_core::{
+    Envelope, Error, InvalidInput, LogProducer, Position, Result,
+    outgoing::{Operation, Outgoing},
+};
 use tracing::{debug, instrument};
 
 use crate::{
@@ -148,12 +151,11 @@ fn is_queue_full(err: &KafkaError) -> bool {
 
 impl LogProducer for KafkaProducer {
     fn append(&self, mut msg: Envelope) -> impl Future<Output = Result<Position>> + Send {
-        switchboard_core::trace::inject(msg.headers_mut());
-        switchboard_core::metric::published("log", "kafka");
+        let out = Outgoing::start(Operation::Append, "kafka", &mut msg);
         // Enqueue now, not on first poll: call order is partition order.
         let first = self.enqueue(&msg);
         let this = self.clone();
-        async move {
+        out.run(async move {
             let mut attempt = first;
             let delivery = loop {
                 match attempt {
@@ -166,7 +168,7 @@ impl LogProducer for KafkaProducer {
                 }
             };
             this.delivered(&msg, delivery).await
-        }
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use futures::StreamExt;
 use switchboard_core::{
     Envelope, Pattern, Publisher, Result, Subject, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
-    metric,
+    outgoing::{Operation, Outgoing},
 };
 
 use crate::{NatsConfig, codec, error, settle::settled};
@@ -72,18 +72,20 @@ impl Publisher for NatsBus {
     async fn publish(&self, mut msg: Envelope) -> Result<()> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
-        switchboard_core::trace::inject(msg.headers_mut());
-        metric::published("pubsub", codec::SYSTEM);
+        let out = Outgoing::start(Operation::Publish, codec::SYSTEM, &mut msg);
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
-        self.client
-            .publish_with_headers(
-                msg.subject().as_str().to_owned(),
-                headers,
-                msg.payload().clone(),
-            )
-            .await
-            .map_err(|err| error::publish(err, size, limit))
+        out.run(async {
+            self.client
+                .publish_with_headers(
+                    msg.subject().as_str().to_owned(),
+                    headers,
+                    msg.payload().clone(),
+                )
+                .await
+                .map_err(|err| error::publish(err, size, limit))
+        })
+        .await
     }
 }
 

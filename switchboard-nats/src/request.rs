@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use switchboard_core::{
     BoxError, Envelope, Group, Headers, Reply, Requester, Responder, Result, Serving, Subject,
+    outgoing::{Operation, Outgoing},
     request::{Answer, ERROR_HEADER, answer},
-    trace,
 };
 use tower::Service;
 
@@ -18,22 +18,24 @@ impl Requester for NatsBus {
     async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
-        trace::inject(msg.headers_mut());
-        switchboard_core::metric::published("request", codec::SYSTEM);
+        let out = Outgoing::start(Operation::Request, codec::SYSTEM, &mut msg);
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
         let request = async_nats::Request::new()
             .payload(msg.payload().clone())
             .headers(headers)
             .timeout(Some(timeout));
-        let sent = Instant::now();
-        let reply = self
-            .client
-            .send_request(msg.subject().as_str().to_owned(), request)
-            .await
-            .map_err(|err| error::request(err, msg.subject(), timeout, size, limit))?;
-        let headers = codec::decode_headers(reply.headers.as_ref(), &[]);
-        Reply::received(reply.payload, headers, sent)
+        out.run(async {
+            let sent = Instant::now();
+            let reply = self
+                .client
+                .send_request(msg.subject().as_str().to_owned(), request)
+                .await
+                .map_err(|err| error::request(err, msg.subject(), timeout, size, limit))?;
+            let headers = codec::decode_headers(reply.headers.as_ref(), &[]);
+            Reply::received(reply.payload, headers, sent)
+        })
+        .await
     }
 }
 

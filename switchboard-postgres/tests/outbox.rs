@@ -17,17 +17,19 @@ use serde_json::json;
 use sqlx::PgPool;
 use switchboard_core::{
     Envelope, ErrorKind, Event, EventStore, Group, LogConsumer, NewEvent, Result, Subject,
-    TopicAdmin,
+    Subscriber, TopicAdmin,
     announce::AnnounceInsert,
-    forward::{Append, Forward},
-    testkit::{Names, assert_quiet, next_ok, within},
+    forward::{Append, Forward, Publish},
+    testkit::{Names, assert_quiet, next_ok, traced, within},
+    trace,
 };
-use switchboard_nats::{JetStreamConfig, JetStreamLog, NatsConfig, StorageType};
+use switchboard_nats::{JetStreamConfig, JetStreamLog, NatsBus, NatsConfig, StorageType};
 use switchboard_postgres::{
     PgEventStore,
     outbox::{self, Delivered, OutboxRelay, RelayConfig},
 };
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// Records what it is asked to forward, by relay, and counts it.
 #[derive(Clone)]
@@ -454,4 +456,71 @@ async fn relay_killed_between_publish_and_mark_resends_once() {
     assert_quiet(&mut member, Duration::from_secs(1), "a second copy").await;
     drop(member);
     log.delete_topic(&topic).await.expect("delete stream");
+}
+
+/// A message enqueued under a span is relayed to NATS in that span's trace: the enqueue's
+/// producer span is a child of it, the relay forwards the row in a span of that one, and the
+/// message on NATS carries the context of the relay's publish span, a child of the relay's.
+#[test]
+fn the_relay_continues_the_trace_of_the_enqueue() {
+    traced::run(async {
+        let schema = TestSchema::migrated().await;
+        let pool = &schema.pool;
+        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        let bus = NatsBus::connect(&url)
+            .await
+            .unwrap_or_else(|err| panic!("cannot reach NATS at {url} ({err:?}); set NATS_URL"));
+        let subject = Names::unique().subject("outbox");
+        let mut sub = bus.subscribe(&subject.clone().into()).await.unwrap();
+
+        let checkout = tracing::info_span!("checkout");
+        let parent = traced::context_of(&checkout);
+        async {
+            let mut tx = pool.begin().await.unwrap();
+            outbox::enqueue(&mut tx, &Envelope::new(subject.clone(), "order"))
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        .instrument(checkout)
+        .await;
+        let relay = OutboxRelay::new(pool.clone(), Publish(bus.clone())).with_config(quick());
+        assert_eq!(relay.relay_batch().await.unwrap().forwarded, 1);
+        let got = next_ok(&mut sub, Duration::from_secs(10), "the relayed message").await;
+        assert_eq!(trace::trace_id(got.headers()), Some(parent.trace_id()));
+
+        let spans = traced::ended();
+        let named = |name: String| {
+            spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
+                panic!(
+                    "no span {name}: {:?}",
+                    spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+                )
+            })
+        };
+        let enqueue = named(format!("enqueue {subject}"));
+        let relayed = named(format!("process {subject}"));
+        let publish = named(format!("publish {subject}"));
+        assert_eq!(
+            enqueue.parent_span_id,
+            parent.span_id(),
+            "enqueue ← checkout"
+        );
+        assert_eq!(
+            relayed.parent_span_id,
+            enqueue.span_context.span_id(),
+            "relay ← enqueue"
+        );
+        assert_eq!(
+            publish.parent_span_id,
+            relayed.span_context.span_id(),
+            "publish ← relay"
+        );
+        let carried = got.headers().get(trace::TRACEPARENT).unwrap_or_default();
+        assert_eq!(
+            carried.split('-').nth(2),
+            Some(publish.span_context.span_id().to_string().as_str()),
+            "the message carries the publish span's context: {carried}"
+        );
+    });
 }

@@ -1,7 +1,10 @@
 //! [`RedisPublisher`]: `PUBLISH` on the shared command connection.
 
 use redis::aio::ConnectionManager;
-use switchboard_core::{Envelope, Publisher, Result};
+use switchboard_core::{
+    Envelope, Publisher, Result,
+    outgoing::{Operation, Outgoing},
+};
 
 use crate::{
     channel::Channels,
@@ -56,8 +59,7 @@ impl RedisPublisher {
     /// once however many of its subscriptions match; `0` means nobody was listening.
     pub async fn publish_and_count(&self, mut msg: Envelope) -> Result<u64> {
         msg.check_size(self.max_payload)?;
-        switchboard_core::trace::inject(msg.headers_mut());
-        switchboard_core::metric::published("pubsub", crate::SYSTEM);
+        let out = Outgoing::start(Operation::Publish, crate::SYSTEM, &mut msg);
         let channel = self.channels.channel(msg.subject());
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(&channel);
@@ -65,15 +67,19 @@ impl RedisPublisher {
             WireForm::Framed => publish.arg(frame::encode(&msg)),
             WireForm::Bare => publish.arg(msg.payload().as_ref()),
         };
-        let receivers: u64 = publish
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(|err| {
-                tracing::debug!(subject = %msg.subject(), error = %err, "publish failed");
-                from_redis(err)
-            })?;
-        tracing::trace!(subject = %msg.subject(), receivers, "published");
-        Ok(receivers)
+        out.run(async {
+            let receivers: u64 =
+                publish
+                    .query_async(&mut self.conn.clone())
+                    .await
+                    .map_err(|err| {
+                        tracing::debug!(subject = %msg.subject(), error = %err, "publish failed");
+                        from_redis(err)
+                    })?;
+            tracing::trace!(subject = %msg.subject(), receivers, "published");
+            Ok(receivers)
+        })
+        .await
     }
 }
 

@@ -1,7 +1,9 @@
 //! `GET /metrics`: the libraries' metrics as Prometheus text, fed by real traffic.
 
+use std::time::Duration;
+
 use axum::http::StatusCode;
-use switchboard_core::metric;
+use switchboard_core::{Subscriber, metric};
 
 use super::{TestApp, read_until};
 #[tokio::test]
@@ -38,8 +40,13 @@ async fn metrics_show_the_traffic_of_the_flows() {
             metric::PUBLISHED
         ),
         format!(r#"{}{{flow="pubsub",backend="memory"}}"#, metric::DELIVERED),
-        format!(r#"{}{{flow="log"}}"#, metric::ACKED),
-        format!("{}_bucket", metric::REQUEST_DURATION),
+        format!(r#"{}{{flow="log",backend="memory"}}"#, metric::DELIVERED),
+        format!(r#"{}{{flow="log",backend="memory"}}"#, metric::ACKED),
+        format!(
+            r#"{}_bucket{{flow="request",backend="memory","#,
+            metric::REQUEST_DURATION
+        ),
+        format!(r#"{}{{type="kafka"}}"#, metric::FIREHOSE_EVENTS),
         format!("# HELP {} ", metric::SSE_OPEN),
     ] {
         assert!(
@@ -63,7 +70,7 @@ async fn metrics_show_the_traffic_of_the_flows() {
     drop(results);
 }
 
-/// The Kafka sparkline's count of firehose events in the last 30 s, from `/rates`.
+/// The Kafka sparkline's count in the last 30 s, from `/rates`.
 fn kafka_total(rates: &str) -> u32 {
     let at = rates
         .find(r#"data-total="kafka">"#)
@@ -76,27 +83,50 @@ fn kafka_total(rates: &str) -> u32 {
         .expect("a count")
 }
 
+/// The rates come from the metrics: the produce's `switchboard_firehose_events_total`
+/// increase reaches the Kafka line through the process's once-a-second sample.
 #[tokio::test]
-async fn rates_count_each_flows_firehose_events() {
+async fn rates_rise_with_the_flows_metrics() {
     let app = TestApp::new().await;
     let before = app.get("/rates").await;
     assert_eq!(before.status, StatusCode::OK);
-    assert_eq!(kafka_total(&before.body), 0, "{}", before.body);
+    let before = kafka_total(&before.body);
+    let scraped = app.get("/metrics").await.body;
+    let counted_before = crate::common::rate_samples::totals(&scraped)
+        .get("kafka")
+        .copied()
+        .unwrap_or(0);
+    // The sampler's first sample is its baseline: wait for it before producing.
+    let mut samples = app
+        .backends
+        .bus
+        .subscriber
+        .subscribe(&switchboard_core::Pattern::new("switchboard.rates.*").unwrap())
+        .await
+        .unwrap();
+    switchboard_core::testkit::next_ok(&mut samples, Duration::from_secs(5), "a rate sample").await;
     let produced = app
         .post("/kafka/produce", "topic=switchboard.events&payload=%7B%7D")
         .await;
     assert_eq!(produced.status, StatusCode::OK, "{}", produced.body);
-    // The produce's firehose event goes through the bus before the rates see it.
-    let counted = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+    let counted = crate::common::rate_samples::totals(&app.get("/metrics").await.body)["kafka"];
+    assert!(counted > counted_before, "the produce is not in the metric");
+    // Each sample is published once a second; wait for the one after the produce.
+    let rates = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            let rates = app.get("/rates").await;
-            if kafka_total(&rates.body) > 0 {
-                return rates.body;
+            switchboard_core::testkit::next_ok(
+                &mut samples,
+                Duration::from_secs(5),
+                "a rate sample",
+            )
+            .await;
+            let rates = app.get("/rates").await.body;
+            if kafka_total(&rates) > before {
+                return rates;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     })
     .await
-    .expect("the produce's firehose event never reached the Kafka rate");
-    assert!(counted.contains("<polyline"), "{counted}");
+    .expect("the produce's metric never reached the Kafka rate");
+    assert!(rates.contains("<polyline"), "{rates}");
 }

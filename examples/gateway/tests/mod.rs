@@ -98,6 +98,11 @@ impl TestApp {
         crate::rates::start(&backends, state.rates.clone(), shutdown.clone())
             .await
             .unwrap();
+        crate::common::rate_samples::spawn_sampler(
+            "gateway",
+            backends.bus.publisher.clone(),
+            shutdown.clone(),
+        );
         TestApp {
             app: routes::app(state.clone(), LIMIT),
             state,

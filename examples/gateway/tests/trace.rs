@@ -8,9 +8,12 @@ use super::TestApp;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
-#[tokio::test]
-async fn traceparent_of_produce_reaches_the_processed_message() {
-    traced::install();
+#[test]
+fn traceparent_of_produce_reaches_the_processed_message() {
+    traced::run(produce_under_a_traceparent());
+}
+
+async fn produce_under_a_traceparent() {
     let app = TestApp::new().await;
     let mut processed = app
         .backends
@@ -38,7 +41,17 @@ async fn traceparent_of_produce_reaches_the_processed_message() {
             .map(|id| id.to_string())
             .as_deref(),
         Some(TRACE_ID),
-        "the produce request's trace did not reach {PROCESSED_SUBJECT}; headers: {:?}",
-        msg.headers()
+        "the produce request's trace did not reach {PROCESSED_SUBJECT}; headers: {:?}; spans: {:?}",
+        msg.headers(),
+        traced::ended()
+            .iter()
+            .map(|s| format!(
+                "{} {}/{} ← {}",
+                s.name,
+                s.span_context.trace_id(),
+                s.span_context.span_id(),
+                s.parent_span_id
+            ))
+            .collect::<Vec<_>>()
     );
 }

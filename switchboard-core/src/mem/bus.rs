@@ -14,9 +14,8 @@ use crate::{
     BoxError, Envelope, Error, Group, Headers, Pattern, Publisher, Reply, Requester, Responder,
     Result, Serving, Subject, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
-    metric,
+    outgoing::{Operation, Outgoing},
     request::{Answer, answer},
-    trace,
 };
 
 /// The `messaging.system` of the in-memory transports' spans.
@@ -135,8 +134,7 @@ pub type MemSubscription = Lagging<Envelope>;
 impl Publisher for MemBus {
     async fn publish(&self, mut msg: Envelope) -> Result<()> {
         msg.check_size(self.config.max_payload)?;
-        trace::inject(msg.headers_mut());
-        metric::published("pubsub", SYSTEM);
+        let out = Outgoing::start(Operation::Publish, SYSTEM, &mut msg);
         let subscriptions = self.registry().subscriptions.clone();
         let mut closed = false;
         // Each match but the last gets a clone; the last gets the message itself.
@@ -157,7 +155,7 @@ impl Publisher for MemBus {
             let mut registry = self.registry();
             Arc::make_mut(&mut registry.subscriptions).retain(|sub| !sub.tx.is_closed());
         }
-        Ok(())
+        out.finish(Ok(()))
     }
 }
 
@@ -206,36 +204,38 @@ impl MemBus {
 impl Requester for MemBus {
     async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         msg.check_size(self.config.max_payload)?;
-        trace::inject(msg.headers_mut());
-        metric::published("request", SYSTEM);
-        let sent = Instant::now();
-        let subject = msg.subject().clone();
-        let targets = self.targets(&subject);
-        if targets.is_empty() {
-            return Err(Error::NoResponders { subject });
-        }
-        let (reply_tx, mut reply_rx) = mpsc::channel(targets.len());
-        let mut queued = 0;
-        for target in &targets {
-            if target.try_send((msg.clone(), reply_tx.clone())).is_ok() {
-                queued += 1;
+        let out = Outgoing::start(Operation::Request, SYSTEM, &mut msg);
+        out.run(async {
+            let sent = Instant::now();
+            let subject = msg.subject().clone();
+            let targets = self.targets(&subject);
+            if targets.is_empty() {
+                return Err(Error::NoResponders { subject });
             }
-        }
-        drop(reply_tx);
-        if queued == 0 {
-            return Err(Error::CapacityExceeded {
-                what: "responder queue",
-                capacity: self.config.responder_capacity,
-            });
-        }
-        match tokio::time::timeout(timeout, reply_rx.recv()).await {
-            Ok(Some((payload, headers))) => Reply::received(payload, headers, sent),
-            // Every responder that took the request dropped it without answering.
-            Ok(None) => Err(Error::Remote {
-                message: "responder dropped the request without replying".into(),
-            }),
-            Err(_) => Err(Error::Timeout { after: timeout }),
-        }
+            let (reply_tx, mut reply_rx) = mpsc::channel(targets.len());
+            let mut queued = 0;
+            for target in &targets {
+                if target.try_send((msg.clone(), reply_tx.clone())).is_ok() {
+                    queued += 1;
+                }
+            }
+            drop(reply_tx);
+            if queued == 0 {
+                return Err(Error::CapacityExceeded {
+                    what: "responder queue",
+                    capacity: self.config.responder_capacity,
+                });
+            }
+            match tokio::time::timeout(timeout, reply_rx.recv()).await {
+                Ok(Some((payload, headers))) => Reply::received(payload, headers, sent),
+                // Every responder that took the request dropped it without answering.
+                Ok(None) => Err(Error::Remote {
+                    message: "responder dropped the request without replying".into(),
+                }),
+                Err(_) => Err(Error::Timeout { after: timeout }),
+            }
+        })
+        .await
     }
 }
 

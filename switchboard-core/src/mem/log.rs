@@ -15,6 +15,8 @@ use tokio::time::{Instant, Sleep};
 use crate::{
     Acknowledge, Delivery, Envelope, Group, LogCapabilities, LogConsumer, LogProducer, Position,
     Result, Topic, TopicAdmin,
+    mem::bus::SYSTEM,
+    outgoing::{Operation, Outgoing},
 };
 
 /// Bounds and defaults of a [`MemLog`].
@@ -274,8 +276,7 @@ fn wake_readers(state: &mut State, topic: &Topic) {
 impl LogProducer for MemLog {
     async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.inner.config.max_payload)?;
-        crate::trace::inject(msg.headers_mut());
-        crate::metric::published("log", crate::mem::bus::SYSTEM);
+        let out = Outgoing::start(Operation::Append, SYSTEM, &mut msg);
         let config = self.inner.config;
         let mut guard = self.inner.lock();
         let state = &mut *guard;
@@ -299,7 +300,7 @@ impl LogProducer for MemLog {
             }
         }
         wake_readers(state, &topic);
-        Ok(Position { partition, offset })
+        out.finish(Ok(Position { partition, offset }))
     }
 }
 
@@ -426,7 +427,9 @@ impl Stream for MemDeliveries {
                 partition: key.1,
                 offset,
             };
-            return Poll::Ready(Some(Ok(Delivery::new(envelope, position, attempt, acker))));
+            return Poll::Ready(Some(Ok(Delivery::new(
+                SYSTEM, envelope, position, attempt, acker,
+            ))));
         }
         if let Some((_, waker)) = gs.members.get_mut(&this.member) {
             *waker = Some(cx.waker().clone());

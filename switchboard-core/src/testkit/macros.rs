@@ -15,6 +15,24 @@ macro_rules! __conformance_cases {
     };
 }
 
+/// Expands trace `cases` into tests that each run on a runtime of their own under the kit's
+/// subscriber ([`traced::run`](crate::testkit::traced::run)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __traced_cases {
+    ($setup:path, [$($case:ident),* $(,)?]) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testkit::traced::run(async {
+                    let fixture = $setup().await;
+                    $crate::testkit::traced::$case(&fixture).await;
+                });
+            }
+        )*
+    };
+}
+
 /// Runs every pub/sub case against the [`PubSubFixture`](crate::testkit::PubSubFixture) that
 /// the async function `setup` returns.
 #[macro_export]
@@ -34,7 +52,7 @@ macro_rules! pubsub_conformance {
                     concurrent_publishes_lose_nothing,
                 ]
             );
-            $crate::__conformance_cases!($setup, traced, [trace_context_survives_publish]);
+            $crate::__traced_cases!($setup, [trace_context_survives_publish]);
         }
     };
 }
@@ -57,7 +75,7 @@ macro_rules! request_reply_conformance {
                     load_shared_across_two_responders,
                 ]
             );
-            $crate::__conformance_cases!($setup, traced, [trace_context_survives_request]);
+            $crate::__traced_cases!($setup, [trace_context_survives_request]);
         }
     };
 }
@@ -85,7 +103,7 @@ macro_rules! log_conformance {
                     per_key_order_across_members,
                 ]
             );
-            $crate::__conformance_cases!($setup, traced, [trace_context_survives_append]);
+            $crate::__traced_cases!($setup, [trace_context_survives_append]);
         }
     };
 }

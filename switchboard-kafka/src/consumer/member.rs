@@ -296,6 +296,7 @@ async fn shutdown(consumer: Member, shared: Arc<Shared>) -> Result<()> {
         let _ = committed.send(result.map_err(error::map));
         // Closing the consumer leaves the group; its final revoke finds nothing left to commit.
         drop(consumer);
+        shared.forget_lag(None);
     });
     let result = commit_result.await.unwrap_or(Err(Error::Closed));
     match tokio::time::timeout(leave_timeout, leaving).await {

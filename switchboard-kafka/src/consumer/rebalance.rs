@@ -2,7 +2,7 @@
 //! synchronously before the partitions are let go.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard},
     time::{Duration, Instant},
 };
@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     topics: HashMap<String, Topic>,
     /// Since when librdkafka has been in a rebalance (joining or syncing), from its statistics.
     unsettled_since: Mutex<Option<Instant>>,
+    /// The partitions whose consumer-lag gauge this member set, to zero when it lets them go.
+    lagging: Mutex<HashSet<PartitionKey>>,
 }
 
 impl Shared {
@@ -39,6 +41,7 @@ impl Shared {
             leave_timeout,
             tracker: Mutex::default(),
             unsettled_since: Mutex::default(),
+            lagging: Mutex::default(),
             topics: topics
                 .iter()
                 .map(|t| (t.as_str().to_owned(), t.clone()))
@@ -70,6 +73,51 @@ impl Shared {
         if let Some(since) = lock(&self.unsettled_since).as_mut() {
             *since = Instant::now();
         }
+    }
+
+    /// Sets the lag gauge of each partition this member owns, from librdkafka's statistics.
+    fn record_lag(&self, statistics: &Statistics) {
+        let tracker = self.tracker();
+        let mut lagging = lock(&self.lagging);
+        for (topic, stats) in &statistics.topics {
+            // librdkafka reports unassigned partitions with lag -1, and an internal one as -1.
+            for partition in stats.partitions.values() {
+                let Some(key) = self.key(topic, partition.partition) else {
+                    continue;
+                };
+                if partition.consumer_lag >= 0 && tracker.stamp(&key).is_some() {
+                    self.set_lag(&key, partition.consumer_lag as f64);
+                    lagging.insert(key);
+                }
+            }
+        }
+    }
+
+    /// Zeroes the lag gauge of partitions this member no longer owns (`None`: all of them, on
+    /// close), so a partition that moved to another process is not reported twice.
+    pub(crate) fn forget_lag(&self, keys: Option<&[PartitionKey]>) {
+        let mut lagging = lock(&self.lagging);
+        let gone: Vec<PartitionKey> = match keys {
+            Some(keys) => keys
+                .iter()
+                .filter(|k| lagging.remove(*k))
+                .cloned()
+                .collect(),
+            None => lagging.drain().collect(),
+        };
+        for key in &gone {
+            self.set_lag(key, 0.0);
+        }
+    }
+
+    fn set_lag(&self, (topic, partition): &PartitionKey, lag: f64) {
+        metric::consumer_lag(
+            "kafka",
+            self.group.as_str(),
+            topic.as_str(),
+            *partition,
+            lag,
+        );
     }
 
     /// Our partition key for a partition librdkafka names.
@@ -135,19 +183,7 @@ impl ClientContext for MemberContext {
         if let Some(group) = &statistics.cgrp {
             self.shared.note_join_state(&group.join_state);
         }
-        for (topic, stats) in &statistics.topics {
-            // librdkafka reports unassigned partitions with lag -1, and an internal one as -1.
-            for partition in stats.partitions.values() {
-                if partition.partition >= 0 && partition.consumer_lag >= 0 {
-                    metrics::gauge!(
-                        metric::CONSUMER_LAG,
-                        "topic" => topic.clone(),
-                        "partition" => partition.partition.to_string()
-                    )
-                    .set(partition.consumer_lag as f64);
-                }
-            }
-        }
+        self.shared.record_lag(&statistics);
     }
 }
 
@@ -163,16 +199,18 @@ impl ConsumerContext for MemberContext {
                 }
             }
             Rebalance::Revoke(partitions) => {
+                let revoked = self.keys(partitions);
                 let points: Vec<(PartitionKey, i64)> = {
                     let mut tracker = self.shared.tracker();
-                    self.keys(partitions)
-                        .into_iter()
+                    revoked
+                        .iter()
                         .filter_map(|key| {
                             info!(%group, topic = %key.0, partition = key.1, "partition revoked");
-                            tracker.revoke(&key).map(|point| (key, point))
+                            tracker.revoke(key).map(|point| (key.clone(), point))
                         })
                         .collect()
                 };
+                self.shared.forget_lag(Some(&revoked));
                 if consumer.assignment_lost() {
                     // Another member may own them already and have committed further.
                     warn!(%group, "assignment lost; acked offsets not committed, they will be redelivered");

@@ -83,6 +83,7 @@ impl Stream for KafkaDeliveries {
                 offset: fetched.offset,
             };
             return Poll::Ready(Some(Ok(Delivery::new(
+                "kafka",
                 fetched.envelope,
                 position,
                 attempt,

@@ -105,13 +105,11 @@ impl LogFixture for Kafka {
     }
 }
 
-/// Logs to the test output when `RUST_LOG` is set (for example `RUST_LOG=switchboard_kafka=debug`).
+/// Logs to the test output when `RUST_LOG` is set (for example `RUST_LOG=switchboard_kafka=debug`),
+/// through the conformance kit's subscriber, so the kit's trace cases still see their spans.
 pub fn init_tracing() {
     if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        switchboard_core::testkit::traced::install();
     }
 }
 

@@ -191,7 +191,13 @@ impl TopicReader {
                     partition: 0,
                     offset: sequence,
                 };
-                Some(Delivery::new(envelope, position, attempt, acker))
+                Some(Delivery::new(
+                    "jetstream",
+                    envelope,
+                    position,
+                    attempt,
+                    acker,
+                ))
             }
             Err(err) => {
                 tracing::warn!(topic = %self.topic, offset = sequence, error = %err, "terminating a message that is not a switchboard envelope");

@@ -20,6 +20,7 @@ use async_nats::{
 };
 use switchboard_core::{
     Envelope, Error, InvalidInput, LogProducer, Position, Result, Topic, TopicAdmin,
+    outgoing::{Operation, Outgoing},
 };
 
 pub use config::{JetStreamConfig, StorageType};
@@ -263,8 +264,8 @@ impl LogProducer for JetStreamLog {
     /// append that failed after the server stored it does not store it twice.
     async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.inner.client.max_payload())?;
-        switchboard_core::trace::inject(msg.headers_mut());
-        switchboard_core::metric::published("log", "jetstream");
+        let out = Outgoing::start(Operation::Append, "jetstream", &mut msg);
+        out.run(async {
         let topic = msg.subject().clone();
         if self.inner.config.create_streams {
             self.stream_of(&topic).await?;
@@ -289,6 +290,8 @@ impl LogProducer for JetStreamLog {
             partition: 0,
             offset: ack.sequence,
         })
+        })
+        .await
     }
 }
 

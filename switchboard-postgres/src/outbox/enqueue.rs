@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::{PgConnection, types::Json};
-use switchboard_core::{Envelope, Result};
+use switchboard_core::{
+    Envelope, Result,
+    outgoing::{Operation, Outgoing},
+};
 
 use crate::error::into_core;
 
@@ -22,10 +25,17 @@ pub async fn enqueue(conn: &mut PgConnection, msg: &Envelope) -> Result<()> {
 }
 
 /// Enqueues `msgs` in one statement, in order (they are relayed in this order per key).
+///
+/// Each message gets a producer span (`enqueue <subject>`, `messaging.system = postgres`)
+/// whose trace context is stored with it, so the relay's publish continues that trace.
 pub async fn enqueue_many(conn: &mut PgConnection, msgs: &[Envelope]) -> Result<()> {
     if msgs.is_empty() {
         return Ok(());
     }
+    let outgoing: Vec<Outgoing> = msgs
+        .iter()
+        .map(|msg| Outgoing::open(Operation::Enqueue, SYSTEM, msg))
+        .collect();
     sqlx::query(ENQUEUE)
         .bind(msgs.iter().map(Envelope::id).collect::<Vec<_>>())
         .bind(
@@ -34,7 +44,12 @@ pub async fn enqueue_many(conn: &mut PgConnection, msgs: &[Envelope]) -> Result<
                 .collect::<Vec<_>>(),
         )
         .bind(msgs.iter().map(Envelope::key).collect::<Vec<_>>())
-        .bind(msgs.iter().map(headers_json).collect::<Vec<_>>())
+        .bind(
+            msgs.iter()
+                .zip(&outgoing)
+                .map(|(msg, out)| headers_json(msg, out))
+                .collect::<Vec<_>>(),
+        )
         .bind(
             msgs.iter()
                 .map(|m| m.payload().as_ref())
@@ -49,12 +64,16 @@ pub async fn enqueue_many(conn: &mut PgConnection, msgs: &[Envelope]) -> Result<
         .await
         .map_err(into_core)?;
     tracing::debug!(messages = msgs.len(), "enqueued in the outbox");
+    outgoing.into_iter().for_each(Outgoing::sent);
     Ok(())
 }
 
-fn headers_json(msg: &Envelope) -> Json<Value> {
+/// The `messaging.system` of the outbox's spans.
+const SYSTEM: &str = "postgres";
+
+fn headers_json(msg: &Envelope, out: &Outgoing) -> Json<Value> {
     let mut headers = msg.headers().clone();
-    switchboard_core::trace::inject(&mut headers);
+    out.inject(&mut headers);
     let map: Map<String, Value> = headers
         .iter()
         .map(|(name, value)| (name.to_owned(), Value::from(value)))

@@ -3,7 +3,8 @@
 use std::{future::Future, sync::LazyLock, time::Duration};
 
 use sqlx::{PgPool, postgres::PgListener};
-use switchboard_core::{Result, forward::Forward, report};
+use switchboard_core::{Result, forward::Forward, report, trace};
+use tracing::Instrument;
 
 use super::row::{OUTBOX_COLUMNS, OutboxRow};
 use crate::error::into_core;
@@ -133,7 +134,9 @@ impl<F: Forward> OutboxRelay<F> {
             let seq = row.seq;
             match row.envelope() {
                 Ok(msg) => {
-                    if let Err(err) = self.destination.forward(msg).await {
+                    // The send continues the trace of the span that enqueued the row.
+                    let span = trace::consumer_span("postgres", "process", &msg);
+                    if let Err(err) = self.destination.forward(msg).instrument(span).await {
                         failure = Some(err);
                         break;
                     }

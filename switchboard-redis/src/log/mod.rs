@@ -20,6 +20,7 @@ use redis::{AsyncConnectionConfig, Client, aio::ConnectionManager};
 use switchboard_core::{
     Delivery, Envelope, Group, InvalidInput, LogCapabilities, LogConsumer, LogProducer, Position,
     Result, Topic, TopicAdmin,
+    outgoing::{Operation, Outgoing},
 };
 use tokio::sync::mpsc;
 
@@ -207,23 +208,25 @@ impl TopicAdmin for RedisLog {
 impl LogProducer for RedisLog {
     async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.config.max_payload)?;
-        switchboard_core::trace::inject(msg.headers_mut());
-        switchboard_core::metric::published("log", crate::SYSTEM);
-        let topic = msg.subject().clone();
-        let partitions = self.partition_count(&topic).await?;
-        let partition = partition_for(
-            msg.key(),
-            partitions,
-            self.round_robin.fetch_add(1, Ordering::Relaxed),
-        );
-        let stream = self.layout.stream(&topic, partition);
-        let id = self.add(&stream, &msg).await?;
-        let position = Position {
-            partition,
-            offset: offset(&id),
-        };
-        tracing::trace!(topic = %topic, partition, offset = position.offset, "appended");
-        Ok(position)
+        let out = Outgoing::start(Operation::Append, crate::SYSTEM, &mut msg);
+        out.run(async {
+            let topic = msg.subject().clone();
+            let partitions = self.partition_count(&topic).await?;
+            let partition = partition_for(
+                msg.key(),
+                partitions,
+                self.round_robin.fetch_add(1, Ordering::Relaxed),
+            );
+            let stream = self.layout.stream(&topic, partition);
+            let id = self.add(&stream, &msg).await?;
+            let position = Position {
+                partition,
+                offset: offset(&id),
+            };
+            tracing::trace!(topic = %topic, partition, offset = position.offset, "appended");
+            Ok(position)
+        })
+        .await
     }
 }
 

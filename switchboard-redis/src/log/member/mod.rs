@@ -357,7 +357,7 @@ impl Member {
             id: entry.id,
             retries: self.retries_tx.clone(),
         };
-        let delivery = Delivery::new(envelope, position, attempt, acker);
+        let delivery = Delivery::new(crate::SYSTEM, envelope, position, attempt, acker);
         Ok(self.tx.send(Ok(delivery)).await.is_ok())
     }
 

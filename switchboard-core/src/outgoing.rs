@@ -1,0 +1,239 @@
+//! The producer side of every send: one span per message, whose W3C context is what the
+//! message carries, and the `published` count once the backend took the message.
+//!
+//! Every backend wraps its publish, append, request and outbox enqueue in an [`Outgoing`]:
+//!
+//! ```
+//! use switchboard_core::{Envelope, Subject, outgoing::{Operation, Outgoing}};
+//! # async fn send(msg: &Envelope) -> switchboard_core::Result<()> { Ok(()) }
+//! # async fn run() -> switchboard_core::Result<()> {
+//! let mut msg = Envelope::new(Subject::new("orders.created")?, "hi");
+//! let out = Outgoing::start(Operation::Publish, "memory", &mut msg);
+//! out.run(send(&msg)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The span follows the OpenTelemetry messaging conventions (`messaging.system`,
+//! `messaging.destination.name`, `messaging.operation.type = send`, `messaging.message.id`,
+//! and the partition and offset where the backend reports them); the receiving side's
+//! [`consumer_span`](crate::trace::consumer_span) becomes its child. Its parent is the current
+//! span, or, outside any trace, the context the message already carries (a forwarder such as
+//! the outbox relay continues the trace it was given).
+//!
+//! When no subscriber is interested in the span (no subscriber, or its level filtered out), it
+//! is disabled: no allocation, no OpenTelemetry work, and the current span's context (if any)
+//! is injected instead.
+
+use std::future::Future;
+
+use tracing::{Instrument, Span, field};
+
+use crate::{Envelope, Headers, Position, Reply, Result, metric, trace};
+
+/// What a send does, after the OpenTelemetry `messaging.operation.name`; each names the
+/// `flow` label of its metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Pub/sub publish (`flow = pubsub`).
+    Publish,
+    /// Durable-log append (`flow = log`).
+    Append,
+    /// A request awaiting a reply (`flow = request`).
+    Request,
+    /// An insert into the transactional outbox (`flow = outbox`).
+    Enqueue,
+}
+
+impl Operation {
+    /// The `messaging.operation.name`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Operation::Publish => "publish",
+            Operation::Append => "append",
+            Operation::Request => "request",
+            Operation::Enqueue => "enqueue",
+        }
+    }
+
+    /// The `flow` label of the metrics it records.
+    pub const fn flow(self) -> &'static str {
+        match self {
+            Operation::Publish => "pubsub",
+            Operation::Append => "log",
+            Operation::Request => "request",
+            Operation::Enqueue => "outbox",
+        }
+    }
+}
+
+/// One message on its way out: its producer span, and what to count once it is sent.
+#[derive(Debug)]
+#[must_use = "run the send with `Outgoing::run`, or call `sent` once it succeeded"]
+pub struct Outgoing {
+    span: Span,
+    operation: Operation,
+    backend: &'static str,
+}
+
+impl Outgoing {
+    /// Opens the producer span for `msg` on `backend` (its `messaging.system`) and writes the
+    /// span's trace context into `msg`'s headers.
+    pub fn start(operation: Operation, backend: &'static str, msg: &mut Envelope) -> Outgoing {
+        let out = Outgoing::open(operation, backend, msg);
+        out.inject(msg.headers_mut());
+        out
+    }
+
+    /// Opens the producer span for `msg` without touching it; write its context where the
+    /// message is stored with [`Outgoing::inject`].
+    pub fn open(operation: Operation, backend: &'static str, msg: &Envelope) -> Outgoing {
+        let span = tracing::info_span!(
+            "send",
+            otel.name = %format_args!("{} {}", operation.name(), msg.subject()),
+            otel.kind = "producer",
+            messaging.system = backend,
+            messaging.operation.type = "send",
+            messaging.operation.name = operation.name(),
+            messaging.destination.name = %msg.subject(),
+            messaging.message.id = %msg.id(),
+            messaging.destination.partition.id = field::Empty,
+            messaging.kafka.offset = field::Empty,
+        );
+        if !span.is_disabled() && trace::span_trace_id(&Span::current()).is_none() {
+            trace::set_parent(&span, msg.headers());
+        }
+        Outgoing {
+            span,
+            operation,
+            backend,
+        }
+    }
+
+    /// Writes the producer span's trace context into `headers` (the current span's when the
+    /// producer span is disabled).
+    pub fn inject(&self, headers: &mut Headers) {
+        if self.span.is_disabled() {
+            trace::inject(headers);
+        } else {
+            trace::inject_from(&self.span, headers);
+        }
+    }
+
+    /// The producer span.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Runs `send` inside the producer span; once it succeeded, records what it reports
+    /// (partition and offset, round-trip time) and counts the message published.
+    pub async fn run<T: Sent>(self, send: impl Future<Output = Result<T>>) -> Result<T> {
+        let result = send.instrument(self.span.clone()).await;
+        self.finish(result)
+    }
+
+    /// Ends a send that ran without awaiting: on success, records what it reports and counts
+    /// the message published.
+    pub fn finish<T: Sent>(self, result: Result<T>) -> Result<T> {
+        if let Ok(sent) = &result {
+            sent.record(&self);
+            self.sent();
+        }
+        result
+    }
+
+    /// Counts the message published; call it once the backend took it.
+    pub fn sent(self) {
+        metric::published(self.operation.flow(), self.backend);
+    }
+}
+
+/// What a successful send reports to its [`Outgoing`].
+pub trait Sent {
+    /// Records on the producer span and the metrics what the send reported.
+    fn record(&self, out: &Outgoing) {
+        let _ = out;
+    }
+}
+
+impl Sent for () {}
+
+/// The number of receivers Redis reported.
+impl Sent for u64 {}
+
+impl Sent for Position {
+    fn record(&self, out: &Outgoing) {
+        out.span
+            .record("messaging.destination.partition.id", self.partition);
+        out.span.record("messaging.kafka.offset", self.offset);
+    }
+}
+
+impl Sent for Reply {
+    fn record(&self, out: &Outgoing) {
+        metric::request_duration(out.backend, self.rtt);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+    use crate::{Error, Subject};
+
+    fn published(recorder: &DebuggingRecorder) -> Vec<(Vec<(String, String)>, u64)> {
+        recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(key, ..)| key.key().name() == metric::PUBLISHED)
+            .map(|(key, _, _, value)| {
+                let labels = key
+                    .key()
+                    .labels()
+                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                    .collect();
+                let DebugValue::Counter(n) = value else {
+                    panic!("published is a counter")
+                };
+                (labels, n)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn counts_published_only_once_the_send_succeeded() {
+        let recorder = DebuggingRecorder::new();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let mut msg = Envelope::new(Subject::new("a.b").unwrap(), "x");
+        let failed = Outgoing::start(Operation::Append, "test", &mut msg)
+            .run(async { Err::<Position, _>(Error::Closed) })
+            .await;
+        assert!(failed.is_err());
+        assert!(published(&recorder).iter().all(|(_, n)| *n == 0));
+        Outgoing::start(Operation::Append, "test", &mut msg)
+            .run(async {
+                Ok(Position {
+                    partition: 1,
+                    offset: 2,
+                })
+            })
+            .await
+            .unwrap();
+        let labels = vec![
+            ("flow".to_owned(), "log".to_owned()),
+            ("backend".to_owned(), "test".to_owned()),
+        ];
+        assert_eq!(published(&recorder), vec![(labels, 1)]);
+    }
+
+    #[test]
+    fn without_a_subscriber_the_span_is_disabled_and_headers_untouched() {
+        let mut msg = Envelope::new(Subject::new("a.b").unwrap(), "x");
+        let out = Outgoing::start(Operation::Publish, "test", &mut msg);
+        assert!(out.span().is_disabled());
+        assert!(msg.headers().is_empty());
+    }
+}
