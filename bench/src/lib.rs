@@ -7,6 +7,7 @@
 //! `scripts/bench` runs them all (`cargo bench -p switchboard-bench`) and collects the rows.
 
 mod compare;
+pub mod kafka;
 mod latency;
 mod settings;
 
