@@ -22,7 +22,7 @@
 //!
 //! Run with `cargo bench -p switchboard-bench --bench processor` against the servers of
 //! `scripts/test` (`DATABASE_URL`, `REDIS_URL`, `NATS_URL`, `KAFKA_BROKERS`). Settings:
-//! `SB_BENCH_RECORDS` (default 20,000), `SB_BENCH_KAFKA_BATCH`, `SB_BENCH_ROUNDS` (default 3).
+//! `SB_BENCH_RECORDS` (default 10,000), `SB_BENCH_KAFKA_BATCH`, `SB_BENCH_ROUNDS` (default 3).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -59,7 +59,7 @@ use tokio::sync::{mpsc, oneshot};
 #[tokio::main]
 async fn main() {
     let config = kafka::config();
-    let records = number("SB_BENCH_RECORDS", 20_000);
+    let records = number("SB_BENCH_RECORDS", 10_000);
     print_header();
     let figures = compare(
         &format!(
