@@ -10,6 +10,7 @@
 mod alone;
 mod compare;
 mod database;
+pub mod kafka;
 mod latency;
 pub mod process;
 mod settings;

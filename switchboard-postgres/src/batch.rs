@@ -11,7 +11,11 @@ use crate::{PgEventStore, error::into_core};
 /// order before the insert so that each returned row can be matched to its input. A key that
 /// was already stored before the statement began yields its existing id; a key committed by
 /// a concurrent writer after that yields NULL, and that input is retried on its own.
-const INSERT_BATCH: &str = "\
+///
+/// Binds sources, topics, payloads (`jsonb`) and idempotency keys as four arrays; answers
+/// `(ord, id, created)` per input. Public so that a raw sqlx client can run the very statement
+/// [`EventStore::insert_many`] runs (the benchmarks compare against one).
+pub const INSERT_BATCH: &str = "\
 WITH input AS (
     SELECT t.ord, t.source, t.topic, t.payload, t.idempotency_key,
            nextval(pg_get_serial_sequence('events', 'id')) AS new_id

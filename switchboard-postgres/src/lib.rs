@@ -58,6 +58,7 @@ pub mod outbox;
 mod row;
 mod store;
 
+pub use batch::INSERT_BATCH;
 pub use config::{DEFAULT_DATABASE_URL, PgConfig};
 pub use create::{NewMigration, create_migration};
 pub use error::PgError;

@@ -37,14 +37,8 @@ pub(crate) struct Fetched {
     pub(crate) stamp: Stamp,
 }
 
-/// How a delivery is settled; sent by its acker to the member task.
+/// What an acker asks of the member task (acks need no task: see [`ack`]).
 pub(crate) enum Command {
-    Ack {
-        key: PartitionKey,
-        generation: u64,
-        offset: i64,
-        reply: oneshot::Sender<Result<()>>,
-    },
     Nack {
         key: PartitionKey,
         stamp: Stamp,
@@ -69,7 +63,7 @@ struct Resume {
 /// reader is busy: fetched records wait in a backlog, and once `prefetch` of them wait, each
 /// partition that delivers another is paused until the backlog is half drained.
 pub(crate) async fn run(
-    consumer: Member,
+    consumer: Arc<Member>,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     out: mpsc::Sender<Result<Fetched>>,
@@ -186,27 +180,34 @@ fn partition_list(
     Ok(list)
 }
 
+/// Records the ack of `offset` and stores the partition's new commit point, if it moved.
+///
+/// Called by the acker itself, on the reader's thread: librdkafka's offset store is
+/// thread-safe, so an ack costs no trip through the member task. The tracker stays locked
+/// until the offset is stored, so a revoke (whose commit takes the same lock) sees either
+/// the ack and its stored offset, or neither.
+pub(crate) fn ack(
+    consumer: &Member,
+    shared: &Shared,
+    key: &PartitionKey,
+    generation: u64,
+    offset: i64,
+) -> Result<()> {
+    let mut tracker = shared.tracker();
+    match tracker.ack(key, generation, offset) {
+        Acked::Advanced(point) => partition_list(key, Some(point))
+            .and_then(|list| consumer.store_offsets(&list))
+            .map_err(error::map),
+        Acked::Held => Ok(()),
+        Acked::Stale => {
+            debug!(topic = %key.0, partition = key.1, offset, "ack after revoke; the partition's new owner gets the record again");
+            Ok(())
+        }
+    }
+}
+
 fn settle(consumer: &Member, shared: &Shared, command: Command, resumes: &mut Vec<Resume>) {
     match command {
-        Command::Ack {
-            key,
-            generation,
-            offset,
-            reply,
-        } => {
-            let acked = shared.tracker().ack(&key, generation, offset);
-            let result = match acked {
-                Acked::Advanced(point) => partition_list(&key, Some(point))
-                    .and_then(|list| consumer.store_offsets(&list))
-                    .map_err(error::map),
-                Acked::Held => Ok(()),
-                Acked::Stale => {
-                    debug!(topic = %key.0, partition = key.1, offset, "ack after revoke; the partition's new owner gets the record again");
-                    Ok(())
-                }
-            };
-            let _ = reply.send(result);
-        }
         Command::Close { reply } => {
             let _ = reply.send(Ok(()));
         }
@@ -283,11 +284,23 @@ fn resume_due(
 /// they run on a blocking thread. Returns how the commit went once it is done, having waited
 /// for the leave at most a session timeout (a broker that never answers would hold it
 /// forever; it then goes on in the background).
-async fn shutdown(consumer: Member, shared: Arc<Shared>) -> Result<()> {
+async fn shutdown(consumer: Arc<Member>, shared: Arc<Shared>) -> Result<()> {
     let group = shared.group.clone();
     let leave_timeout = shared.leave_timeout;
     let (committed, commit_result) = oneshot::channel();
     let leaving = tokio::task::spawn_blocking(move || {
+        // Ackers hold the consumer only while they store an offset: once it is ours alone,
+        // later acks find it gone, and the leave below happens on this thread.
+        let mut consumer = consumer;
+        let consumer = loop {
+            match Arc::try_unwrap(consumer) {
+                Ok(consumer) => break consumer,
+                Err(shared) => {
+                    consumer = shared;
+                    std::thread::yield_now();
+                }
+            }
+        };
         let points = shared.tracker().uncommitted();
         let result = shared.commit(&consumer, &points, "shutdown");
         if let Err(err) = &result {

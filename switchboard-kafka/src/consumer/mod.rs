@@ -80,12 +80,13 @@ impl LogConsumer for KafkaConsumer {
             topics,
             self.config.session_timeout(),
         ));
-        let consumer: Member = self
+        let consumer: Arc<Member> = self
             .config
             .consumer_config(group.as_str())
             .create_with_context(MemberContext {
                 shared: shared.clone(),
             })
+            .map(Arc::new)
             .map_err(error::config)?;
         let names: Vec<&str> = topics.iter().map(Topic::as_str).collect();
         consumer.subscribe(&names).map_err(error::map)?;
@@ -100,6 +101,7 @@ impl LogConsumer for KafkaConsumer {
                 .run(Arc::downgrade(&shared))
                 .instrument(info_span!("kafka.watchdog", %group)),
         );
+        let acks_store_on = Arc::downgrade(&consumer);
         tokio::spawn(
             member::run(consumer, shared.clone(), received, out, prefetch).instrument(span),
         );
@@ -107,6 +109,7 @@ impl LogConsumer for KafkaConsumer {
             fetched,
             commands,
             shared,
+            consumer: acks_store_on,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::{
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Weak},
     task::{Context, Poll, ready},
     time::Duration,
 };
@@ -12,7 +12,7 @@ use switchboard_core::{Acknowledge, Delivery, Error, Group, Position, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    member::{Command, Fetched},
+    member::{self, Command, Fetched, Member},
     rebalance::Shared,
     tracker::{PartitionKey, Stamp},
 };
@@ -26,6 +26,8 @@ pub struct KafkaDeliveries {
     pub(super) fetched: mpsc::Receiver<Result<Fetched>>,
     pub(super) commands: mpsc::UnboundedSender<Command>,
     pub(super) shared: Arc<Shared>,
+    /// The member's consumer, which acks store offsets on; gone once the member shuts down.
+    pub(super) consumer: Weak<Member>,
 }
 
 impl KafkaDeliveries {
@@ -78,6 +80,8 @@ impl Stream for KafkaDeliveries {
             };
             let acker = KafkaAck {
                 commands: self.commands.clone(),
+                consumer: self.consumer.clone(),
+                shared: self.shared.clone(),
                 key: fetched.key,
                 stamp: fetched.stamp,
                 offset: fetched.offset,
@@ -93,9 +97,11 @@ impl Stream for KafkaDeliveries {
     }
 }
 
-/// Settles one delivery through its member task.
+/// Settles one delivery: an ack stores its offset at once, a nack goes to the member task.
 struct KafkaAck {
     commands: mpsc::UnboundedSender<Command>,
+    consumer: Weak<Member>,
+    shared: Arc<Shared>,
     key: PartitionKey,
     stamp: Stamp,
     offset: i64,
@@ -125,17 +131,18 @@ async fn answer(sent: bool, reply: oneshot::Receiver<Result<()>>) -> Result<()> 
 
 impl Acknowledge for KafkaAck {
     fn ack(self: Box<Self>) -> BoxFuture<'static, Result<()>> {
-        let (reply, answered) = oneshot::channel();
-        let sent = self
-            .commands
-            .send(Command::Ack {
-                key: self.key,
-                generation: self.stamp.generation,
-                offset: self.offset,
-                reply,
-            })
-            .is_ok();
-        Box::pin(answer(sent, answered))
+        // The member left the group: the record goes to another member.
+        let result = match self.consumer.upgrade() {
+            Some(consumer) => member::ack(
+                &consumer,
+                &self.shared,
+                &self.key,
+                self.stamp.generation,
+                self.offset,
+            ),
+            None => Err(Error::Closed),
+        };
+        Box::pin(std::future::ready(result))
     }
 
     fn nack(self: Box<Self>, delay: Duration) -> BoxFuture<'static, Result<()>> {

@@ -6,7 +6,7 @@
 //! never commits past n, and offsets the log skips (compaction, transaction markers) never
 //! hold the commit point back.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use switchboard_core::Topic;
 
@@ -32,7 +32,7 @@ struct Partition {
     /// One past the highest offset handed out.
     position: Option<i64>,
     /// Hand-outs of offsets at or above the commit point.
-    attempts: HashMap<i64, u32>,
+    attempts: BTreeMap<i64, u32>,
     /// The last commit point given out to store or commit.
     stored: Option<i64>,
     /// The last commit point committed synchronously.
@@ -48,7 +48,7 @@ impl Partition {
             unacked: BTreeSet::new(),
             acked: BTreeSet::new(),
             position: None,
-            attempts: HashMap::new(),
+            attempts: BTreeMap::new(),
             stored: None,
             committed: None,
             rewound_to: None,
@@ -146,7 +146,7 @@ impl Tracker {
             return Acked::Held;
         };
         partition.acked = partition.acked.split_off(&point);
-        partition.attempts.retain(|o, _| *o >= point);
+        partition.attempts = partition.attempts.split_off(&point);
         if partition.stored.is_some_and(|stored| stored >= point) {
             return Acked::Held;
         }
