@@ -12,6 +12,8 @@ use std::{
 #[allow(dead_code)] // the tests' helper, shared: the benches use what they need of it
 #[path = "../../examples/tests/binaries/mod.rs"]
 mod binaries;
+#[path = "../../examples/tests/programs/mod.rs"]
+mod programs;
 
 /// How long a process may take to become ready.
 const READY_WITHIN: Duration = Duration::from_secs(120);
@@ -33,22 +35,7 @@ pub fn release_example(name: &str) -> PathBuf {
     binaries::example_binary(name)
 }
 
-/// The first of `candidates` that exists, else `name` on the `PATH`; panics naming what to
-/// install.
-pub fn program(name: &str, candidates: &[PathBuf]) -> PathBuf {
-    candidates
-        .iter()
-        .find(|path| path.exists())
-        .cloned()
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join(name))
-                    .find(|path| path.exists())
-            })
-        })
-        .unwrap_or_else(|| panic!("`{name}` is not installed (see docs/benchmarks.md)"))
-}
+pub(crate) use programs::program;
 
 /// One child process.
 #[derive(Debug)]
@@ -170,14 +157,8 @@ pub fn nats_server() -> (String, Process) {
 /// `PATH`): its bootstrap address and the process.
 pub fn tansu() -> (String, Process) {
     let port = free_port();
-    let home = std::env::var("HOME").unwrap_or_default();
-    let candidates: Vec<PathBuf> = std::env::var("SB_TANSU")
-        .into_iter()
-        .map(PathBuf::from)
-        .chain([Path::new(&home).join(".cargo/bin/tansu")])
-        .collect();
     let url = format!("tcp://127.0.0.1:{port}");
-    let mut command = Command::new(program("tansu", &candidates));
+    let mut command = Command::new(programs::tansu_program());
     command.args([
         "broker",
         "--listener-url",

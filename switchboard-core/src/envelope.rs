@@ -112,14 +112,14 @@ pub struct Envelope {
 impl Envelope {
     /// A new message with a fresh time-ordered id (UUIDv7) and the current time.
     pub fn new(subject: Subject, payload: impl Into<Bytes>) -> Self {
-        Envelope {
-            id: Uuid::now_v7(),
+        Envelope::from_parts(
+            Uuid::now_v7(),
             subject,
-            key: None,
-            headers: Headers::new(),
-            payload: payload.into(),
-            timestamp: SystemTime::now(),
-        }
+            None,
+            Headers::new(),
+            payload.into(),
+            SystemTime::now(),
+        )
     }
 
     /// A message from every part of it, as a transport received it.

@@ -14,6 +14,11 @@ use tokio::time::Instant;
 
 use super::{free_port, scratch_dir, wait_for_port};
 
+#[path = "../programs/mod.rs"]
+mod programs;
+
+use programs::{program, tansu_program};
+
 /// One server process, restartable with the same command line.
 pub(crate) struct Daemon {
     pub(crate) name: String,
@@ -128,36 +133,6 @@ fn uid_group(uid: u32) -> u32 {
         .output()
         .expect("id runs");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-/// The first of `candidates` that exists, else `name` on the `PATH`.
-fn program(name: &str, candidates: &[PathBuf]) -> PathBuf {
-    candidates
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .or_else(|| {
-            let out = Command::new("sh")
-                .args(["-c", &format!("command -v {name}")])
-                .output()
-                .ok()?;
-            let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            (!path.is_empty()).then(|| PathBuf::from(path))
-        })
-        .unwrap_or_else(|| {
-            panic!("`{name}` is not installed; the fault suite starts its own (scripts/test installs tansu)")
-        })
-}
-
-/// tansu: `SB_TANSU` (set by scripts/test), else `~/.cargo/bin/tansu`, else the `PATH`.
-fn tansu_program() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let candidates: Vec<PathBuf> = std::env::var("SB_TANSU")
-        .into_iter()
-        .map(PathBuf::from)
-        .chain([Path::new(&home).join(".cargo/bin/tansu")])
-        .collect();
-    program("tansu", &candidates)
 }
 
 /// A tansu broker in memory mode: a fresh Kafka cluster of one.
