@@ -15,6 +15,7 @@ pub(crate) mod prometheus;
 pub(crate) mod rate_samples;
 pub(crate) mod request_head;
 pub(crate) mod rewind;
+pub(crate) mod routed;
 pub(crate) mod server;
 pub(crate) mod services;
 pub(crate) mod shutdown;

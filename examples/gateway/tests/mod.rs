@@ -12,6 +12,7 @@ mod security;
 mod served;
 mod served_bridge;
 mod served_drain;
+mod served_keep_alive;
 mod served_limits;
 mod served_names;
 mod served_streams;

@@ -116,6 +116,12 @@ impl Served {
         path: &str,
         body: &[u8],
     ) -> RawAnswer {
+        let request = self.form_request(method, path, body);
+        self.raw(from, &request).await
+    }
+
+    /// The bytes of a urlencoded `method` request with the page's CSRF header.
+    pub(crate) fn form_request(&self, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nhost: t\r\nx-csrf-token: {}\r\n\
              content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n",
@@ -124,7 +130,7 @@ impl Served {
         )
         .into_bytes();
         request.extend_from_slice(body);
-        self.raw(from, &request).await
+        request
     }
 
     /// Opens an SSE stream from `from`: the answer's head, and the socket (still open when the
@@ -187,7 +193,8 @@ fn split_head(request: &[u8]) -> (&[u8], &[u8]) {
     (&request[..at + 2], &request[at + 4..])
 }
 
-fn parse(bytes: &[u8]) -> RawAnswer {
+/// A response's head and body as text.
+pub(crate) fn parse(bytes: &[u8]) -> RawAnswer {
     let text = String::from_utf8_lossy(bytes);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
