@@ -95,17 +95,23 @@ sb_ensure_all() {
   sb_ensure_kafka
 }
 
-# Debian's docker-compose (v1), which validates compose files without a Docker engine.
-sb_ensure_compose() {
-  if ! command -v docker-compose >/dev/null; then
-    echo "installing docker-compose (to validate the compose files)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+# Installs a Debian package when its command is missing, then fails loudly if it still is.
+sb_ensure_command() { # command package why
+  if ! command -v "$1" >/dev/null; then
+    echo "installing $2 ($3)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
   fi
-  command -v docker-compose >/dev/null || {
-    echo "error: docker-compose is missing (apt-get install -y docker-compose)" >&2
+  command -v "$1" >/dev/null || {
+    echo "error: $1 is missing (apt-get install -y $2)" >&2
     return 1
   }
 }
+
+# Debian's docker-compose (v1), which validates compose files without a Docker engine.
+sb_ensure_compose() { sb_ensure_command docker-compose docker-compose "to validate the compose files"; }
+
+# wrk, the HTTP load tool of the gateway bench.
+sb_ensure_wrk() { sb_ensure_command wrk wrk "the gateway bench's load tool"; }
 
 # The clients the make targets open: psql, redis-cli, docker-compose and sb-kafka-topics.
 sb_ensure_tools() {
