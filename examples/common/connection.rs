@@ -83,21 +83,22 @@ impl Serving {
                 peer,
                 answered: answered.clone(),
             };
-            match head {
-                Some(Head::EventStream(request)) => {
-                    drop(read);
-                    return event_stream::serve(stream, peer, *request, self.router.clone()).await;
-                }
+            // The box is freed as its arm ends, not when the stream does.
+            let request = match head {
+                Some(Head::EventStream(boxed)) => *boxed,
                 // Boxed: hyper's connection state is large and idle connections need none of it.
                 Some(Head::Single { length }) => {
                     match Box::pin(self.single(stream, routed(), read, length)).await {
                         After::Next(next, unread) => (stream, read) = (next, unread),
                         After::Closed => return,
                     }
+                    continue;
                 }
                 Some(_) => return Box::pin(self.hyper(stream, routed(), Bytes::from(read))).await,
                 None => return,
-            }
+            };
+            drop((read, answered));
+            return event_stream::serve(stream, peer, request, self.router.clone()).await;
         }
     }
 
