@@ -6,11 +6,11 @@
 //! (`open_streams` of `GET /ws/count`); the difference divided by N is the figure. Kernel socket
 //! buffers are not in it, and the clients live in this process, not in the gateway's.
 //!
-//! A fresh connection's stream is written past hyper (`examples/common/event_stream.rs`). A
-//! third gateway measures N streams each opened on a keep-alive connection that first had one
-//! `GET /ws/count` answered, which hyper therefore serves with its own buffers; a fourth, N idle
-//! keep-alive connections that each made one `GET /ws/count`: what hyper and the server setup
-//! cost before any stream exists.
+//! A stream is written past hyper (`examples/common/event_stream.rs`). A second gateway
+//! measures N streams each opened on a keep-alive connection that first had one `GET /ws/count`
+//! answered (by hyper, which then handed the connection back); a third, N idle keep-alive
+//! connections that each made one `GET /ws/count`: what the server setup costs between
+//! requests.
 //!
 //! Run with `cargo build --release --example gateway --bench gateway_sse_memory &&
 //! cargo bench -p switchboard-examples --bench gateway_sse_memory` (`SB_SSE_SUBSCRIBERS=2000`,
@@ -66,7 +66,7 @@ fn main() {
         row(&mut streams)
     );
     println!(
-        "| the same, opened on a keep-alive connection after one `GET /ws/count` (hyper's) | {} |",
+        "| the same, opened on a keep-alive connection after one `GET /ws/count` | {} |",
         row(&mut reused)
     );
     println!(
