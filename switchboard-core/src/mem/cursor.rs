@@ -6,6 +6,8 @@ use std::{collections::VecDeque, mem, task::Waker};
 pub(super) struct Cursor {
     /// Sequence number of the next message to read.
     pub(super) next: u64,
+    /// Where in the ring's slots it should find it.
+    pub(super) place: u64,
     /// What it missed and has not stepped over yet; none while it keeps up, so a subscription
     /// that never lags carries no more than this pointer for it.
     lag: Option<Box<Lag>>,
@@ -26,10 +28,11 @@ struct Lag {
 }
 
 impl Cursor {
-    /// A cursor whose first message is `next`.
-    pub(super) fn new(next: u64) -> Cursor {
+    /// A cursor whose first message is `next`, stored at `place`.
+    pub(super) fn new(next: u64, place: u64) -> Cursor {
         Cursor {
             next,
+            place,
             lag: None,
             waker: None,
             next_waiting: None,
@@ -37,10 +40,15 @@ impl Cursor {
     }
 
     /// Whether its next message, if there is one, is all it has to read: nothing missed to
-    /// report or step over, and not full.
+    /// report or step over, and not full. A subscription that lags keeps reading this way
+    /// between the runs it missed.
     #[inline]
     pub(super) fn is_plain(&self) -> bool {
-        self.lag.is_none()
+        self.lag.as_ref().is_none_or(|lag| {
+            lag.full_since.is_none()
+                && lag.missed == 0
+                && lag.skips.front().is_none_or(|&(from, _)| from != self.next)
+        })
     }
 
     /// Whether it is full, taking no new messages.

@@ -65,6 +65,7 @@ impl Feed {
     }
 
     /// Stores `msg` for every subscription with room, and wakes those waiting.
+    #[inline]
     pub(super) fn publish(&self, msg: Envelope) {
         let mut ring = self.ring();
         let unread = ring.publish(msg);

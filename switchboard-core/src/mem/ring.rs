@@ -61,7 +61,7 @@ impl Ring {
 
     /// A new cursor, reading from the next message published; returns its id.
     pub(super) fn join(&mut self) -> usize {
-        let cursor = Cursor::new(self.tail);
+        let cursor = Cursor::new(self.tail, self.slots.end());
         self.counted += 1;
         self.next_check = self.next_check.min(cursor.full_at(self.capacity));
         if let Some(id) = self.cursors.iter().position(Option::is_none) {
@@ -93,6 +93,7 @@ impl Ring {
 
     /// Stores `msg` for every cursor with room; a full cursor misses it. Returns it when no
     /// cursor takes it, to be dropped outside the lock.
+    #[inline]
     pub(super) fn publish(&mut self, msg: Envelope) -> Option<Envelope> {
         let seq = self.tail;
         if seq >= self.next_check {
@@ -132,7 +133,7 @@ impl Ring {
         if !cursor.is_plain() || cursor.next >= self.tail {
             return None;
         }
-        let msg = self.slots.read(cursor.next);
+        let msg = self.slots.read(cursor.next, &mut cursor.place);
         cursor.next += 1;
         Some(msg)
     }
@@ -146,7 +147,7 @@ impl Ring {
         }
         let end = cursor.pass_skips(self.tail);
         if cursor.next < end {
-            let msg = self.slots.read(cursor.next);
+            let msg = self.slots.read(cursor.next, &mut cursor.place);
             if cursor.advance() {
                 // It has room again: it takes messages from the next one on.
                 self.counted += 1;
@@ -173,6 +174,7 @@ impl Ring {
     }
 
     /// Whether a cursor waits to be woken.
+    #[inline]
     pub(super) fn has_waiting(&self) -> bool {
         self.first_waiting.is_some()
     }
@@ -234,6 +236,8 @@ impl Ring {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+
     use super::*;
     use crate::{Subject, mem::slots::SLACK};
 
@@ -350,6 +354,100 @@ mod tests {
         ring.end();
         assert_eq!(number(ring.next(id)), 0);
         assert!(matches!(ring.next(id), Next::Ended));
+    }
+
+    /// What a subscription of a `lagging_channel` would see: its own queue of at most
+    /// `capacity`, what does not fit counted and reported before the next message.
+    #[derive(Default)]
+    struct Model {
+        queue: VecDeque<u64>,
+        missed: u64,
+    }
+
+    /// What the stream does: a plain read, else what `next` says.
+    fn poll(ring: &mut Ring, id: usize) -> Option<Result<u64, u64>> {
+        let next = match ring.read(id) {
+            Some(msg) => Next::Message(msg),
+            None => ring.next(id),
+        };
+        match next {
+            Next::Message(_) => Some(Ok(number(next))),
+            Next::Missed(n) => Some(Err(n)),
+            Next::Empty | Next::Ended => None,
+        }
+    }
+
+    #[test]
+    fn cursors_see_what_a_queue_per_subscription_would() {
+        let mut reports = 0;
+        for seed in 1..=40u64 {
+            let capacity = 1 + (seed % 5) as usize;
+            let mut ring = Ring::new(capacity);
+            let mut cursors: Vec<(usize, Model)> = Vec::new();
+            // xorshift: the same operations on every run.
+            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut random = move |below: u64| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state % below
+            };
+            let mut published = 0;
+            for _ in 0..3000 {
+                match random(10) {
+                    0 if cursors.len() < 5 => cursors.push((ring.join(), Model::default())),
+                    1 if !cursors.is_empty() => {
+                        let (id, _) = cursors.swap_remove(random(cursors.len() as u64) as usize);
+                        drop(ring.leave(id));
+                    }
+                    2..=5 => {
+                        for (_, model) in &mut cursors {
+                            if model.queue.len() < capacity {
+                                model.queue.push_back(published);
+                            } else {
+                                model.missed += 1;
+                            }
+                        }
+                        drop(ring.publish(msg(published)));
+                        published += 1;
+                    }
+                    _ if !cursors.is_empty() => {
+                        let at = random(cursors.len() as u64) as usize;
+                        let (id, model) = &mut cursors[at];
+                        let want = match std::mem::take(&mut model.missed) {
+                            0 => model.queue.pop_front().map(Ok),
+                            missed => {
+                                reports += 1;
+                                Some(Err(missed))
+                            }
+                        };
+                        assert_eq!(poll(&mut ring, *id), want, "seed {seed}");
+                    }
+                    _ => {}
+                }
+                let unread: usize = cursors.iter().map(|(_, m)| m.queue.len()).sum();
+                assert!(ring.slots().len() <= 2 * unread + SLACK + 1, "seed {seed}");
+            }
+            for (id, model) in &mut cursors {
+                let missed = std::mem::take(&mut model.missed);
+                let want: Vec<_> = (missed > 0)
+                    .then_some(Err(missed))
+                    .into_iter()
+                    .chain(model.queue.drain(..).map(Ok))
+                    .collect();
+                let got: Vec<_> = std::iter::from_fn(|| poll(&mut ring, *id)).collect();
+                assert_eq!(got, want, "seed {seed}");
+            }
+            assert_eq!(
+                ring.slots().len(),
+                0,
+                "seed {seed}: read messages are all gone"
+            );
+        }
+        assert!(
+            reports > 1000,
+            "the runs overflowed often: {reports} reports"
+        );
     }
 
     #[test]

@@ -23,10 +23,14 @@ pub(super) struct Slots {
     slots: VecDeque<Slot>,
     /// Slots whose message someone has yet to read.
     unread: usize,
+    /// Slots ever dropped from the front: `popped + i` names slot `i` for good (until a sweep),
+    /// which is how a reader finds its next message across gaps without a search.
+    popped: u64,
 }
 
 impl Slots {
     /// Stores message `seq` (above every stored one) for `readers` cursors (at least one).
+    #[inline]
     pub(super) fn push(&mut self, seq: u64, msg: Envelope, readers: u32) {
         if self.slots.len() >= 2 * self.unread + SLACK {
             self.slots.retain(|slot| slot.readers > 0);
@@ -43,9 +47,19 @@ impl Slots {
         self.unread += 1;
     }
 
-    /// Where message `seq` is: straight at its offset unless there are gaps before it.
+    /// The place the next stored message will take (see `popped`).
+    pub(super) fn end(&self) -> u64 {
+        self.popped + self.slots.len() as u64
+    }
+
+    /// Where message `seq` is: at the reader's `place` after its last read, unless a sweep
+    /// moved it; then at its offset from the front, unless there are gaps before it.
     #[inline]
-    fn position(&self, seq: u64) -> usize {
+    fn position(&self, seq: u64, place: u64) -> usize {
+        let at = place.wrapping_sub(self.popped) as usize;
+        if self.slots.get(at).is_some_and(|slot| slot.seq == seq) {
+            return at;
+        }
         let front = self.slots.front().map_or(seq, |slot| slot.seq);
         let guess = (seq - front) as usize;
         match self.slots.get(guess) {
@@ -58,19 +72,12 @@ impl Slots {
     }
 
     /// Message `seq` for one of its readers: a clone, or the message itself for the last.
+    /// `place` is where the reader found its last message, and becomes where it finds the
+    /// next.
     #[inline]
-    pub(super) fn read(&mut self, seq: u64) -> Envelope {
-        if let Some(front) = self.slots.front_mut()
-            && front.seq == seq
-            && front.readers == 1
-        {
-            // The last reader of the oldest message: the common case of a lone subscription.
-            self.unread -= 1;
-            let msg = self.slots.pop_front().and_then(|slot| slot.msg);
-            self.trim();
-            return msg.expect("a message stays until its last reader took it");
-        }
-        let at = self.position(seq);
+    pub(super) fn read(&mut self, seq: u64, place: &mut u64) -> Envelope {
+        let at = self.position(seq, *place);
+        *place = self.popped + at as u64 + 1;
         let slot = &mut self.slots[at];
         slot.readers -= 1;
         let msg = if slot.readers > 0 {
@@ -81,6 +88,7 @@ impl Slots {
         } else {
             self.unread -= 1;
             let slot = self.slots.pop_front();
+            self.popped += 1;
             self.trim();
             slot.and_then(|slot| slot.msg)
         };
@@ -109,6 +117,7 @@ impl Slots {
     fn trim(&mut self) {
         while self.slots.front().is_some_and(|slot| slot.readers == 0) {
             self.slots.pop_front();
+            self.popped += 1;
         }
     }
 
