@@ -88,6 +88,13 @@ impl Ring {
         cursor.held(self.tail, |from, to| {
             self.slots.release(from, to, &mut unread);
         });
+        // Ids are places: only the holes at the end can go. A crowd that left gives back room.
+        while self.cursors.last().is_some_and(Option::is_none) {
+            self.cursors.pop();
+        }
+        if self.cursors.len() * 4 <= self.cursors.capacity() {
+            self.cursors.shrink_to(self.cursors.len() * 2);
+        }
         unread
     }
 
@@ -448,6 +455,19 @@ mod tests {
             reports > 1000,
             "the runs overflowed often: {reports} reports"
         );
+    }
+
+    #[test]
+    fn a_crowd_that_left_gives_back_its_room() {
+        let mut ring = Ring::new(4);
+        let ids: Vec<usize> = (0..1000).map(|_| ring.join()).collect();
+        let heap = ring.heap();
+        for &id in &ids[1..] {
+            drop(ring.leave(id));
+        }
+        assert!(ring.heap() * 100 < heap, "{} of {heap} bytes", ring.heap());
+        ring.publish(msg(0));
+        assert_eq!(number(ring.next(ids[0])), 0);
     }
 
     #[test]
