@@ -87,11 +87,16 @@ pub fn lagging_channel<T>(
             shared,
             ready: VecDeque::new(),
             backend,
-            // `metric::delivered`, registered once: a `counter!` with run-time labels builds its
-            // key (an allocation and a hash) on every call, which cost more than the delivery.
-            delivered: ::metrics::counter!(metric::DELIVERED, "flow" => "pubsub", "backend" => backend),
+            delivered: delivered_counter(backend),
         },
     )
+}
+
+/// `metric::delivered` for one subscription of `backend`, registered once: a `counter!` with
+/// run-time labels builds its key (an allocation and a hash) on every call, which cost more
+/// than the delivery.
+pub(crate) fn delivered_counter(backend: &'static str) -> ::metrics::Counter {
+    ::metrics::counter!(metric::DELIVERED, "flow" => "pubsub", "backend" => backend)
 }
 
 /// The sending half of a [`lagging_channel`]; cheap to clone.

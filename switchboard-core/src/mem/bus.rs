@@ -10,10 +10,10 @@ use bytes::Bytes;
 use tokio::sync::{Semaphore, mpsc};
 use tower::Service;
 
+use super::{subscription::MemSubscription, topic::Topic};
 use crate::{
     BoxError, Envelope, Error, Group, Headers, Pattern, Publisher, Reply, Requester, Responder,
     Result, Serving, Subject, Subscriber,
-    lagging::{Lagging, LaggingSender, lagging_channel},
     outgoing::{Operation, Outgoing},
     request::{Answer, answer},
 };
@@ -45,24 +45,6 @@ impl Default for BusConfig {
     }
 }
 
-#[derive(Clone)]
-struct Subscription {
-    pattern: Pattern,
-    /// The pattern has no wildcard: it matches its own text only.
-    exact: bool,
-    tx: LaggingSender<Envelope>,
-}
-
-impl Subscription {
-    fn matches(&self, subject: &Subject) -> bool {
-        if self.exact {
-            self.pattern.as_str() == subject.as_str()
-        } else {
-            self.pattern.matches(subject)
-        }
-    }
-}
-
 type ReplyTx = mpsc::Sender<(Bytes, Headers)>;
 
 struct ResponderEntry {
@@ -73,11 +55,20 @@ struct ResponderEntry {
 
 #[derive(Default)]
 struct Registry {
-    /// Replaced, not changed, when a subscription comes or goes: a publish takes the current
-    /// list and fans out without holding the lock.
-    subscriptions: Arc<Vec<Subscription>>,
+    /// One per distinct pattern. Replaced, not changed, when a pattern comes or goes: a publish
+    /// takes the current list and fans out without holding the lock.
+    topics: Arc<Vec<Arc<Topic>>>,
     responders: Vec<ResponderEntry>,
     round_robin: HashMap<(Subject, Group), usize>,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // The last clone of the bus is gone: subscriptions end once they read what they hold.
+        for topic in self.topics.iter() {
+            topic.feed.end();
+        }
+    }
 }
 
 /// An in-process message bus: at-most-once pub/sub with NATS wildcards, and request/reply with
@@ -121,6 +112,12 @@ impl MemBus {
         }
     }
 
+    /// Patterns with a subscription.
+    #[cfg(test)]
+    pub(super) fn topics(&self) -> usize {
+        self.registry().topics.len()
+    }
+
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry
             .lock()
@@ -128,32 +125,29 @@ impl MemBus {
     }
 }
 
-/// One [`MemBus`] subscription. Yields [`Error::Lagged`] once after it missed messages.
-pub type MemSubscription = Lagging<Envelope>;
-
 impl Publisher for MemBus {
     async fn publish(&self, mut msg: Envelope) -> Result<()> {
         msg.check_size(self.config.max_payload)?;
         let out = Outgoing::start(Operation::Publish, SYSTEM, &mut msg);
-        let subscriptions = self.registry().subscriptions.clone();
-        let mut closed = false;
-        // Each match but the last gets a clone; the last gets the message itself.
-        let mut previous: Option<&LaggingSender<Envelope>> = None;
-        for sub in subscriptions.iter() {
-            if sub.tx.is_closed() {
-                closed = true;
-            } else if sub.matches(msg.subject())
-                && let Some(tx) = previous.replace(&sub.tx)
+        let topics = self.registry().topics.clone();
+        let mut abandoned = false;
+        // Each matching pattern but the last gets a clone; the last gets the message itself.
+        let mut previous: Option<&Topic> = None;
+        for topic in topics.iter() {
+            if topic.feed.is_abandoned() {
+                abandoned = true;
+            } else if topic.matches(msg.subject())
+                && let Some(topic) = previous.replace(topic)
             {
-                tx.send(msg.clone());
+                topic.feed.publish(msg.clone());
             }
         }
-        if let Some(tx) = previous {
-            tx.send(msg);
+        if let Some(topic) = previous {
+            topic.feed.publish(msg);
         }
-        if closed {
+        if abandoned {
             let mut registry = self.registry();
-            Arc::make_mut(&mut registry.subscriptions).retain(|sub| !sub.tx.is_closed());
+            Arc::make_mut(&mut registry.topics).retain(|topic| !topic.feed.is_abandoned());
         }
         out.finish(Ok(()))
     }
@@ -162,17 +156,19 @@ impl Publisher for MemBus {
 impl Subscriber for MemBus {
     type Stream = MemSubscription;
     async fn subscribe(&self, pattern: &Pattern) -> Result<MemSubscription> {
-        let (tx, rx) = lagging_channel(self.config.subscriber_capacity, SYSTEM);
-        let subscription = Subscription {
-            exact: !pattern.has_wildcards(),
-            pattern: pattern.clone(),
-            tx,
-        };
         let mut registry = self.registry();
-        let subscriptions = Arc::make_mut(&mut registry.subscriptions);
-        subscriptions.retain(|sub| !sub.tx.is_closed());
-        subscriptions.push(subscription);
-        Ok(rx)
+        let topics = Arc::make_mut(&mut registry.topics);
+        topics.retain(|topic| !topic.feed.is_abandoned());
+        let topic = match topics.iter().find(|topic| topic.is_for(pattern)) {
+            Some(topic) => topic.clone(),
+            None => {
+                let topic = Arc::new(Topic::new(pattern, self.config.subscriber_capacity));
+                topics.push(topic.clone());
+                topic
+            }
+        };
+        // Joined under the registry's lock, so the topic cannot be dropped as abandoned first.
+        Ok(MemSubscription::new(topic))
     }
 }
 
