@@ -157,12 +157,14 @@ impl KafkaConfig {
         self
     }
 
-    /// Deliveries a member keeps fetched ahead of its stream's reader; beyond it, partitions
-    /// pause until the reader catches up. Default 4,096.
+    /// Deliveries a member takes from librdkafka ahead of its stream's reader. Default 4,096.
     ///
-    /// A pause throws away what librdkafka fetched ahead, and the resume fetches it again: a
-    /// small prefetch that a fast reader fills again and again spends its time refetching
-    /// (256 held the consumer at 0.03× a raw rdkafka consumer, docs/benchmarks.md).
+    /// Beyond it, records wait in librdkafka's fetch queue of their partition, which stops
+    /// fetching once it holds `queued.min.messages` records or `queued.max.messages.kbytes`
+    /// (librdkafka's defaults: 100,000 and 64 MiB per partition; set them with
+    /// [`set`](Self::set)). No partition is paused for back pressure: a pause throws away what
+    /// was fetched ahead, and a reader slower than the log made the member refetch again and
+    /// again (docs/benchmarks.md).
     pub fn with_prefetch(mut self, deliveries: usize) -> Self {
         self.prefetch = deliveries.max(1);
         self

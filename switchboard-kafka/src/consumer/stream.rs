@@ -1,8 +1,9 @@
 //! [`KafkaDeliveries`]: one member's stream of deliveries, and the acker behind each.
 
 use std::{
+    collections::VecDeque,
     pin::Pin,
-    sync::{Arc, Weak},
+    sync::Arc,
     task::{Context, Poll, ready},
     time::Duration,
 };
@@ -12,7 +13,7 @@ use switchboard_core::{Acknowledge, Delivery, Error, Group, Position, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    member::{self, Command, Fetched, Member},
+    member::{self, Command, Fetched},
     rebalance::Shared,
     tracker::{PartitionKey, Stamp},
 };
@@ -23,11 +24,11 @@ use super::{
 /// Dropping it commits the acked offsets synchronously and leaves the group (in the
 /// background), so the group's next member resumes right after the last acked record.
 pub struct KafkaDeliveries {
-    pub(super) fetched: mpsc::Receiver<Result<Fetched>>,
+    pub(super) fetched: mpsc::Receiver<Vec<Result<Fetched>>>,
+    /// The rest of the last chunk received.
+    pub(super) buffered: VecDeque<Result<Fetched>>,
     pub(super) commands: mpsc::UnboundedSender<Command>,
     pub(super) shared: Arc<Shared>,
-    /// The member's consumer, which acks store offsets on; gone once the member shuts down.
-    pub(super) consumer: Weak<Member>,
 }
 
 impl KafkaDeliveries {
@@ -63,10 +64,19 @@ impl Stream for KafkaDeliveries {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
-            let fetched = match ready!(self.fetched.poll_recv(cx)) {
-                None => return Poll::Ready(None),
-                Some(Err(err)) => return Poll::Ready(Some(Err(err))),
-                Some(Ok(fetched)) => fetched,
+            let next = match self.buffered.pop_front() {
+                Some(next) => next,
+                None => match ready!(self.fetched.poll_recv(cx)) {
+                    None => return Poll::Ready(None),
+                    Some(chunk) => {
+                        self.buffered.extend(chunk);
+                        continue;
+                    }
+                },
+            };
+            let fetched = match next {
+                Err(err) => return Poll::Ready(Some(Err(err))),
+                Ok(fetched) => fetched,
             };
             let attempt =
                 self.shared
@@ -80,7 +90,6 @@ impl Stream for KafkaDeliveries {
             };
             let acker = KafkaAck {
                 commands: self.commands.clone(),
-                consumer: self.consumer.clone(),
                 shared: self.shared.clone(),
                 key: fetched.key,
                 stamp: fetched.stamp,
@@ -97,10 +106,10 @@ impl Stream for KafkaDeliveries {
     }
 }
 
-/// Settles one delivery: an ack stores its offset at once, a nack goes to the member task.
+/// Settles one delivery: an ack is recorded at once (the member task stores the offsets), a
+/// nack goes to the member task.
 struct KafkaAck {
     commands: mpsc::UnboundedSender<Command>,
-    consumer: Weak<Member>,
     shared: Arc<Shared>,
     key: PartitionKey,
     stamp: Stamp,
@@ -131,17 +140,7 @@ async fn answer(sent: bool, reply: oneshot::Receiver<Result<()>>) -> Result<()> 
 
 impl Acknowledge for KafkaAck {
     fn ack(self: Box<Self>) -> BoxFuture<'static, Result<()>> {
-        // The member left the group: the record goes to another member.
-        let result = match self.consumer.upgrade() {
-            Some(consumer) => member::ack(
-                &consumer,
-                &self.shared,
-                &self.key,
-                self.stamp.generation,
-                self.offset,
-            ),
-            None => Err(Error::Closed),
-        };
+        let result = member::ack(&self.shared, &self.key, self.stamp.generation, self.offset);
         Box::pin(std::future::ready(result))
     }
 
