@@ -157,14 +157,15 @@ impl KafkaConfig {
         self
     }
 
-    /// Deliveries a member takes from librdkafka ahead of its stream's reader. Default 4,096.
+    /// Records librdkafka fetches ahead of the stream's reader, per partition
+    /// (`queued.min.messages`). Default 4,096.
     ///
-    /// Beyond it, records wait in librdkafka's fetch queue of their partition, which stops
-    /// fetching once it holds `queued.min.messages` records or `queued.max.messages.kbytes`
-    /// (librdkafka's defaults: 100,000 and 64 MiB per partition; set them with
-    /// [`set`](Self::set)). No partition is paused for back pressure: a pause throws away what
-    /// was fetched ahead, and a reader slower than the log made the member refetch again and
-    /// again (docs/benchmarks.md).
+    /// The stream takes each record from its partition's queue as the reader asks for it; a
+    /// partition whose queue holds this many records (or `queued.max.messages.kbytes`,
+    /// librdkafka's 64 MiB by default) is not fetched until the reader takes some. No
+    /// partition is paused for back pressure: a pause throws away what was fetched ahead, and
+    /// a reader slower than the log made the member refetch again and again
+    /// (docs/benchmarks.md).
     pub fn with_prefetch(mut self, deliveries: usize) -> Self {
         self.prefetch = deliveries.max(1);
         self
@@ -245,7 +246,7 @@ impl KafkaConfig {
         self.commit_interval
     }
 
-    /// Deliveries fetched ahead per member.
+    /// Records fetched ahead per partition.
     pub fn prefetch(&self) -> usize {
         self.prefetch
     }
@@ -316,6 +317,7 @@ impl KafkaConfig {
             .set("auto.commit.interval.ms", millis(self.commit_interval))
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
+            .set("queued.min.messages", self.prefetch.to_string())
             // Statistics feed the rebalance watchdog (the group's join state) and carry each
             // partition's lag (`switchboard_consumer_lag`).
             .set("statistics.interval.ms", "1000")

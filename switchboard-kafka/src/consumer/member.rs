@@ -17,7 +17,6 @@ use tokio::{
 use tracing::{debug, info, warn};
 
 use super::{
-    queues::Lanes,
     rebalance::{MemberContext, Shared},
     tracker::{Acked, PartitionKey, Stamp},
 };
@@ -54,7 +53,7 @@ struct Resume {
     generation: u64,
 }
 
-/// Records handed to the stream in one message at most.
+/// Records of the main queue handed to the stream in one message at most.
 const CHUNK: usize = 64;
 
 /// How often the acked offsets are stored in librdkafka, for its auto-commit to send.
@@ -63,18 +62,16 @@ pub(crate) const STORE_EVERY: Duration = Duration::from_millis(50);
 /// Runs the member until its stream is dropped or the consumer fails for good.
 ///
 /// The consumer's main queue is polled all the time, so rebalances are served even while the
-/// stream's reader is busy. Each partition's records come through a queue of its own
-/// ([`Lanes`]), read only while fewer than `prefetch` records wait for the reader; the rest
-/// wait in librdkafka, which stops fetching a partition whose queue is full.
+/// stream's reader is busy. Each partition's records come through a queue of its own, which
+/// the stream reads (`queues`); the main queue gives records only of a partition whose queue
+/// could not be split off, and those wait in a backlog for the stream.
 pub(crate) async fn run(
     consumer: Arc<Member>,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     out: mpsc::Sender<Vec<Result<Fetched>>>,
-    prefetch: usize,
 ) {
     let mut backlog: VecDeque<Result<Fetched>> = VecDeque::new();
-    let mut lanes = Lanes::default();
     let mut resumes: Vec<Resume> = Vec::new();
     let mut closing = None;
     let mut failed = false;
@@ -85,7 +82,6 @@ pub(crate) async fn run(
             break;
         }
         let next_resume = resumes.iter().map(|r| r.at).min();
-        let room = prefetch.saturating_sub(backlog.len());
         tokio::select! {
             biased;
             Some(command) = commands.recv() => match command {
@@ -107,57 +103,46 @@ pub(crate) async fn run(
                 }
                 Err(_closed) => break,
             },
-            () = shared.queues.added() => lanes.add_split(&shared),
-            // Rebalances and errors; records only of a partition that has no queue of its own.
             received = consumer.recv(), if !failed => match received {
                 Ok(record) => {
                     if let Some(fetched) = fetched(&shared, &record) {
                         backlog.push_back(Ok(fetched));
                     }
                 }
-                Err(err) => failed = consumer_error(&shared, err, &mut backlog),
-            },
-            popped = lanes.pull(room), if room > 0 && !failed => {
-                for popped in popped {
-                    match popped {
-                        Ok(Some(fetched)) => backlog.push_back(Ok(fetched)),
-                        Ok(None) => {}
-                        Err(err) => failed |= consumer_error(&shared, err, &mut backlog),
+                Err(err) => {
+                    if let Some(err) = consumer_error(&shared, err) {
+                        backlog.push_back(Err(err));
+                        failed = true;
                     }
                 }
-            }
+            },
         }
     }
-    // The lanes hold the consumer, which the shutdown needs to itself.
-    drop(lanes);
+    // The stream ends and lets go of its partition queues, which hold the consumer.
+    drop(out);
     let result = shutdown(consumer, shared).await;
     if let Some(reply) = closing {
         let _ = reply.send(result);
     }
 }
 
-/// Logs a consumer error; a fatal one goes to the stream, and the member stops (`true`).
-fn consumer_error(
-    shared: &Shared,
-    err: KafkaError,
-    backlog: &mut VecDeque<Result<Fetched>>,
-) -> bool {
+/// Logs a consumer error; a fatal one is returned, for the stream, and the member stops.
+pub(crate) fn consumer_error(shared: &Shared, err: KafkaError) -> Option<Error> {
     match err {
         KafkaError::MessageConsumptionFatal(_) => {
             warn!(group = %shared.group, error = %err, "fatal consumer error; the member stops");
-            backlog.push_back(Err(error::map(err)));
-            true
+            Some(error::map(err))
         }
         // librdkafka recovers from the others by itself (broker down, leader moved…).
         err => {
             warn!(group = %shared.group, error = %err, "consumer error");
-            false
+            None
         }
     }
 }
 
-/// The record as the stream hands it out, stamped now; `None` if its partition is not ours.
-pub(crate) fn fetched(shared: &Shared, record: &BorrowedMessage<'_>) -> Option<Fetched> {
+/// A record of the main queue, stamped now; `None` if its partition is not ours.
+fn fetched(shared: &Shared, record: &BorrowedMessage<'_>) -> Option<Fetched> {
     let key = shared.key(record.topic(), record.partition())?;
     let stamp = shared.tracker().stamp(&key)?;
     Some(Fetched {
@@ -235,7 +220,10 @@ fn settle(consumer: &Member, shared: &Shared, command: Command, resumes: &mut Ve
             reply,
         } => {
             let mut result = Ok(());
-            if shared.tracker().rewind(&key, stamp, offset) {
+            // The tracker stays locked through the seek: the stream takes records from the
+            // partition's queue under the same lock (see `queues`).
+            let mut tracker = shared.tracker();
+            if tracker.rewind(&key, stamp, offset) {
                 debug!(topic = %key.0, partition = key.1, offset, ?delay, "nack: seeking back");
                 result = rewind(consumer, &key, offset, delay).map_err(error::map);
                 if result.is_ok() && !delay.is_zero() {
@@ -246,6 +234,7 @@ fn settle(consumer: &Member, shared: &Shared, command: Command, resumes: &mut Ve
                     });
                 }
             }
+            drop(tracker);
             if let Some(reply) = reply {
                 let _ = reply.send(result);
             }
@@ -297,8 +286,9 @@ async fn shutdown(consumer: Arc<Member>, shared: Arc<Shared>) -> Result<()> {
     let leave_timeout = shared.leave_timeout;
     let (committed, commit_result) = oneshot::channel();
     let leaving = tokio::task::spawn_blocking(move || {
-        // The partition queues hold the consumer: once it is ours alone, the leave below
-        // happens on this thread.
+        // The partition queues hold the consumer, and the stream holds them until it is
+        // dropped or closed: once the consumer is ours alone, the leave below happens on this
+        // thread.
         shared.queues.clear();
         let mut consumer = consumer;
         let consumer = loop {
@@ -306,7 +296,7 @@ async fn shutdown(consumer: Arc<Member>, shared: Arc<Shared>) -> Result<()> {
                 Ok(consumer) => break consumer,
                 Err(shared) => {
                     consumer = shared;
-                    std::thread::yield_now();
+                    std::thread::sleep(Duration::from_millis(1));
                 }
             }
         };

@@ -11,9 +11,9 @@
 //!   it and every later record of the partition come again in order; a dropped delivery is a
 //!   nack without delay;
 //! - the task polls librdkafka's main queue all the time, so rebalances are served while the
-//!   reader is busy; each partition's records come through a queue of its own, read only
-//!   while the backlog has room, so back pressure leaves them in librdkafka, which stops
-//!   fetching a partition whose queue is full;
+//!   reader is busy; each partition's records come through a queue of its own, which the
+//!   stream reads on the reader's thread, so back pressure leaves them in librdkafka, which
+//!   stops fetching a partition whose queue is full;
 //! - a watchdog task looks at the group when a rebalance does not complete within the stall
 //!   timeout, and repairs a group whose recorded leader is gone (tansu 0.6).
 
@@ -33,6 +33,8 @@ use tracing::{Instrument as _, info, info_span};
 
 pub use stream::KafkaDeliveries;
 
+use self::queues::Lanes;
+
 use self::{
     member::Member,
     rebalance::{MemberContext, Shared},
@@ -40,8 +42,8 @@ use self::{
 };
 use crate::{KafkaConfig, error};
 
-/// Chunks of records between the member task and its stream; the task's backlog holds the
-/// rest.
+/// Chunks of main-queue records between the member task and its stream; the task's backlog
+/// holds the rest.
 const HANDOFF: usize = 4;
 
 /// Joins Kafka consumer groups. Cheap to clone; each [`join`](LogConsumer::join) is a new
@@ -99,19 +101,17 @@ impl LogConsumer for KafkaConsumer {
         let (out, fetched) = mpsc::channel(HANDOFF);
         let (commands, received) = mpsc::unbounded_channel();
         let span = info_span!("kafka.member", %group);
-        let prefetch = self.config.prefetch();
         let watchdog = Watchdog::new(&self.config, group.as_str(), &names);
         tokio::spawn(
             watchdog
                 .run(Arc::downgrade(&shared))
                 .instrument(info_span!("kafka.watchdog", %group)),
         );
-        tokio::spawn(
-            member::run(consumer, shared.clone(), received, out, prefetch).instrument(span),
-        );
+        tokio::spawn(member::run(consumer, shared.clone(), received, out).instrument(span));
         Ok(KafkaDeliveries {
             fetched,
             buffered: VecDeque::new(),
+            lanes: Lanes::default(),
             commands,
             shared,
         })

@@ -1,54 +1,68 @@
-//! One librdkafka queue per assigned partition, read by the member task only while its
-//! backlog has room.
+//! One librdkafka queue per assigned partition, read by the stream itself.
 //!
-//! A record the member does not take stays in its partition's fetch queue, and librdkafka
-//! stops fetching that partition once the queue holds `queued.min.messages` records or
-//! `queued.max.messages.kbytes`: back pressure without pausing. A pause throws away what was
-//! fetched ahead and fetches it again (on tansu 0.6 that refetch also lands inside batches,
-//! docs/backends.md), so a busy reader kept the partitions pausing and refetching.
+//! The stream's reader takes each record straight from its partition's queue, on its own
+//! thread, as a raw consumer does: no hop through the member task. A record the reader does
+//! not take stays in librdkafka, which stops fetching a partition once its queue holds
+//! `queued.min.messages` records or `queued.max.messages.kbytes`: back pressure without
+//! pausing. (A pause throws away what was fetched ahead and fetches it again; a reader slower
+//! than the log kept the member refetching.)
 //!
 //! The queues are split off in the assign callback, before librdkafka starts fetching the
-//! partition, so no record of it goes to the consumer's main queue. librdkafka keeps a split
-//! queue split across revokes and reassignments, so a partition is split once per member and
-//! its queue kept until the member shuts down. Records fetched before a revoke or a seek are
-//! dropped by librdkafka's version barrier and, behind it, by the tracker's stamps.
+//! partition, so no record of it goes to the consumer's main queue, which the member task
+//! reads all the time for rebalances. librdkafka keeps a split queue split across revokes and
+//! reassignments, so a partition is split once per member and its queue kept until the
+//! stream is closed. A record is taken from its queue and handed out under the tracker's lock,
+//! which a nack holds while it rewinds and seeks: a record fetched before the seek is either
+//! handed out before the nack or dropped by librdkafka's version barrier after it.
 
 use std::{
     collections::HashSet,
     fmt,
-    future::poll_fn,
     pin::Pin,
     sync::{Arc, Mutex, MutexGuard, OnceLock, Weak},
-    task::Poll,
+    task::{Context, Poll},
 };
 
-use futures::{Stream, StreamExt as _, stream};
-use rdkafka::{consumer::stream_consumer::StreamPartitionQueue, error::KafkaResult};
-use tokio::sync::{Notify, futures::Notified};
+use futures::{Stream, StreamExt as _, stream, task::AtomicWaker};
+use rdkafka::{Message as _, consumer::stream_consumer::StreamPartitionQueue, error::KafkaResult};
+use switchboard_core::Envelope;
 use tracing::warn;
 
 use super::{
-    member::{self, Fetched, Member},
+    member::Member,
     rebalance::{MemberContext, Shared},
     tracker::PartitionKey,
 };
+use crate::codec;
 
 type PartitionQueue = StreamPartitionQueue<MemberContext>;
 
-/// What a partition queue gave: a record (`None` if the partition is no longer ours) or an
-/// error librdkafka reported for the partition.
-pub(crate) type Popped = KafkaResult<Option<Fetched>>;
+/// A record taken from its partition's queue, not handed out yet.
+pub(crate) struct Taken {
+    pub(crate) envelope: Envelope,
+    pub(crate) key: PartitionKey,
+    pub(crate) offset: i64,
+}
+
+/// What a partition queue gave: a record (`None` if its topic is not ours) or an error
+/// librdkafka reported for the partition.
+pub(crate) type Popped = KafkaResult<Option<Taken>>;
+
+/// Records taken from one lane before the next lane's turn, so that no partition starves the
+/// others.
+const TURN: usize = 64;
 
 /// The partition queues split off one member's consumer, until its task takes them.
 #[derive(Default)]
 pub(crate) struct Queues {
     member: OnceLock<Weak<Member>>,
     split: Mutex<Split>,
-    added: Notify,
+    /// The stream's reader, woken when queues are split off.
+    reader: AtomicWaker,
 }
 
 /// Each queue holds the consumer, which it keeps open; so they are held here only until the
-/// member task takes them, and the task lets go of them before it closes the consumer.
+/// stream takes them, and the stream lets go of them before the consumer is closed.
 #[derive(Default)]
 struct Split {
     /// Every partition split off so far.
@@ -99,13 +113,8 @@ impl Queues {
             }
         }
         if split.new.len() > before {
-            self.added.notify_one();
+            self.reader.wake();
         }
-    }
-
-    /// Resolves once queues were split off since the member task last took them.
-    pub(crate) fn added(&self) -> Notified<'_> {
-        self.added.notified()
     }
 
     /// Lets go of the queues not taken yet, before the consumer closes.
@@ -116,57 +125,56 @@ impl Queues {
 
 type Lane = Pin<Box<dyn Stream<Item = Popped> + Send>>;
 
-/// The member task's readers of the partition queues.
+/// The stream's readers of the partition queues.
 #[derive(Default)]
 pub(crate) struct Lanes {
     lanes: Vec<Lane>,
-    /// The lane polled first next time, so that no partition starves the others.
-    first: usize,
+    /// The lane read now, and how many records it gave in this turn.
+    current: usize,
+    taken: usize,
 }
 
 impl Lanes {
-    /// Starts reading the queues split off since the last call.
-    pub(crate) fn add_split(&mut self, shared: &Arc<Shared>) {
+    /// Takes the next record of any lane, its partition's turn by turn. Pending while none
+    /// has one; the reader is woken when a queue gets a record or a queue is split off.
+    ///
+    /// Call it holding the tracker's lock (see the module's doc).
+    pub(crate) fn poll_take(&mut self, shared: &Arc<Shared>, cx: &mut Context<'_>) -> Poll<Popped> {
+        shared.queues.reader.register(cx.waker());
         let new = std::mem::take(&mut shared.queues.lock().new);
         self.lanes
             .extend(new.into_iter().map(|queue| lane(queue, shared.clone())));
-    }
-
-    /// Takes up to `room` records from the queues that have some; pending while none has.
-    pub(crate) async fn pull(&mut self, room: usize) -> Vec<Popped> {
-        poll_fn(|cx| {
-            let mut popped = Vec::new();
-            let count = self.lanes.len();
-            for n in 0..count {
-                let lane = &mut self.lanes[(self.first + n) % count];
-                while popped.len() < room {
-                    match lane.poll_next_unpin(cx) {
-                        Poll::Ready(Some(item)) => popped.push(item),
-                        Poll::Ready(None) | Poll::Pending => break,
-                    }
-                }
+        if self.lanes.is_empty() {
+            return Poll::Pending;
+        }
+        // One more than the lanes: the lane whose turn ended is read again last.
+        for _ in 0..=self.lanes.len() {
+            if self.taken < TURN
+                && let Poll::Ready(Some(popped)) = self.lanes[self.current].poll_next_unpin(cx)
+            {
+                self.taken += 1;
+                return Poll::Ready(popped);
             }
-            self.first = self.first.wrapping_add(1);
-            if popped.is_empty() {
-                Poll::Pending
-            } else {
-                Poll::Ready(popped)
-            }
-        })
-        .await
+            self.current = (self.current + 1) % self.lanes.len();
+            self.taken = 0;
+        }
+        Poll::Pending
     }
 }
 
-/// The records of one partition queue, stamped as they are taken: polled by the member task
-/// only, so a record is taken and stamped either wholly before or wholly after a nack's seek.
+/// The records of one partition queue, as envelopes.
 fn lane(queue: PartitionQueue, shared: Arc<Shared>) -> Lane {
     Box::pin(stream::unfold(
         (queue, shared),
         |(queue, shared)| async move {
-            let popped = match queue.recv().await {
-                Ok(record) => Ok(member::fetched(&shared, &record)),
-                Err(err) => Err(err),
-            };
+            let popped = queue.recv().await.map(|record| {
+                let key = shared.key(record.topic(), record.partition())?;
+                Some(Taken {
+                    envelope: codec::envelope(&key.0, &record),
+                    offset: record.offset(),
+                    key,
+                })
+            });
             Some((popped, (queue, shared)))
         },
     ))

@@ -9,11 +9,12 @@ use std::{
 };
 
 use futures::{Stream, future::BoxFuture};
-use switchboard_core::{Acknowledge, Delivery, Error, Group, Position, Result};
+use switchboard_core::{Acknowledge, Delivery, Envelope, Error, Group, Position, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     member::{self, Command, Fetched},
+    queues::Lanes,
     rebalance::Shared,
     tracker::{PartitionKey, Stamp},
 };
@@ -27,6 +28,8 @@ pub struct KafkaDeliveries {
     pub(super) fetched: mpsc::Receiver<Vec<Result<Fetched>>>,
     /// The rest of the last chunk received.
     pub(super) buffered: VecDeque<Result<Fetched>>,
+    /// The readers of the partitions' own queues.
+    pub(super) lanes: Lanes,
     pub(super) commands: mpsc::UnboundedSender<Command>,
     pub(super) shared: Arc<Shared>,
 }
@@ -43,6 +46,8 @@ impl KafkaDeliveries {
     /// An error means the acked offsets since the last successful commit were not committed:
     /// those records will be delivered again to the group's next member.
     pub async fn close(self) -> Result<()> {
+        // The partition queues hold the consumer, which the member closes.
+        drop(self.lanes);
         let (reply, answered) = oneshot::channel();
         if self.commands.send(Command::Close { reply }).is_err() {
             return Err(Error::Closed);
@@ -63,46 +68,92 @@ impl Stream for KafkaDeliveries {
     type Item = Result<Delivery>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
         loop {
-            let next = match self.buffered.pop_front() {
-                Some(next) => next,
-                None => match ready!(self.fetched.poll_recv(cx)) {
-                    None => return Poll::Ready(None),
-                    Some(chunk) => {
-                        self.buffered.extend(chunk);
-                        continue;
+            // Records of the main queue (rare) and the member's fatal error.
+            if let Some(next) = this.buffered.pop_front() {
+                let fetched = match next {
+                    Err(err) => return Poll::Ready(Some(Err(err))),
+                    Ok(fetched) => fetched,
+                };
+                let attempt =
+                    this.shared
+                        .tracker()
+                        .hand_out(&fetched.key, fetched.stamp, fetched.offset);
+                // No attempt: fetched before a revoke or a nack's seek; it comes again.
+                if let Some(attempt) = attempt {
+                    return Poll::Ready(Some(Ok(this.delivery(
+                        fetched.envelope,
+                        fetched.key,
+                        fetched.stamp,
+                        fetched.offset,
+                        attempt,
+                    ))));
+                }
+                continue;
+            }
+            match this.fetched.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => {
+                    this.buffered.extend(chunk);
+                    continue;
+                }
+                Poll::Ready(None) => {
+                    // The member stopped: let go of the queues, which hold its consumer.
+                    this.lanes = Lanes::default();
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {}
+            }
+            // Taken and handed out under the tracker's lock, which a nack's seek holds too.
+            let mut tracker = this.shared.tracker();
+            let taken = match ready!(this.lanes.poll_take(&this.shared, cx)) {
+                Ok(Some(taken)) => taken,
+                Ok(None) => continue,
+                Err(err) => {
+                    drop(tracker);
+                    match member::consumer_error(&this.shared, err) {
+                        Some(err) => return Poll::Ready(Some(Err(err))),
+                        None => continue,
                     }
-                },
+                }
             };
-            let fetched = match next {
-                Err(err) => return Poll::Ready(Some(Err(err))),
-                Ok(fetched) => fetched,
+            // None: the partition is no longer ours, or the record was acked already.
+            let Some((stamp, attempt)) = tracker.hand_out_now(&taken.key, taken.offset) else {
+                continue;
             };
-            let attempt =
-                self.shared
-                    .tracker()
-                    .hand_out(&fetched.key, fetched.stamp, fetched.offset);
-            // No attempt: fetched before a revoke or a nack's seek; it comes again.
-            let Some(attempt) = attempt else { continue };
-            let position = Position {
-                partition: fetched.key.1 as u32,
-                offset: fetched.offset as u64,
-            };
-            let acker = KafkaAck {
-                commands: self.commands.clone(),
-                shared: self.shared.clone(),
-                key: fetched.key,
-                stamp: fetched.stamp,
-                offset: fetched.offset,
-            };
-            return Poll::Ready(Some(Ok(Delivery::new(
-                "kafka",
-                fetched.envelope,
-                position,
+            drop(tracker);
+            return Poll::Ready(Some(Ok(this.delivery(
+                taken.envelope,
+                taken.key,
+                stamp,
+                taken.offset,
                 attempt,
-                acker,
             ))));
         }
+    }
+}
+
+impl KafkaDeliveries {
+    fn delivery(
+        &self,
+        envelope: Envelope,
+        key: PartitionKey,
+        stamp: Stamp,
+        offset: i64,
+        attempt: u32,
+    ) -> Delivery {
+        let position = Position {
+            partition: key.1 as u32,
+            offset: offset as u64,
+        };
+        let acker = KafkaAck {
+            commands: self.commands.clone(),
+            shared: self.shared.clone(),
+            key,
+            stamp,
+            offset,
+        };
+        Delivery::new("kafka", envelope, position, attempt, acker)
     }
 }
 

@@ -140,6 +140,13 @@ impl Tracker {
         Some(*attempt)
     }
 
+    /// [`hand_out`](Self::hand_out) under the partition's current stamp, for a record taken
+    /// from its queue under this same lock (so no nack's seek came in between).
+    pub(crate) fn hand_out_now(&mut self, key: &PartitionKey, offset: i64) -> Option<(Stamp, u32)> {
+        let stamp = self.stamp(key)?;
+        Some((stamp, self.hand_out(key, stamp, offset)?))
+    }
+
     /// Records the ack of `offset`, handed out in `generation`.
     pub(crate) fn ack(&mut self, key: &PartitionKey, generation: u64, offset: i64) -> Acked {
         if self.closed {
