@@ -6,6 +6,7 @@ use std::{future::Future, time::Duration};
 use futures::future::join_all;
 use rdkafka::{
     error::KafkaError,
+    message::OwnedHeaders,
     producer::{DeliveryFuture, FutureProducer, FutureRecord},
     types::RDKafkaErrorCode,
 };
@@ -74,8 +75,22 @@ pub async fn send(
     key: &str,
     payload: &[u8],
 ) -> DeliveryFuture {
+    send_with_headers(producer, topic, key, payload, None).await
+}
+
+/// [`send`] with record headers (made afresh for each try).
+pub async fn send_with_headers(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+    headers: Option<&dyn Fn() -> OwnedHeaders>,
+) -> DeliveryFuture {
     loop {
-        let record = FutureRecord::to(topic).key(key).payload(payload);
+        let mut record = FutureRecord::to(topic).key(key).payload(payload);
+        if let Some(headers) = headers {
+            record = record.headers(headers());
+        }
         match producer.send_result(record) {
             Ok(delivery) => return delivery,
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {

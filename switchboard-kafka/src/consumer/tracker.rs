@@ -61,6 +61,22 @@ impl Partition {
     fn commit_point(&self) -> Option<i64> {
         self.unacked.first().copied().or(self.position)
     }
+
+    /// See [`Tracker::hand_out`]; the stamp is checked already.
+    fn hand_out(&mut self, offset: i64) -> Option<u32> {
+        if self.acked.contains(&offset) || self.commit_point().is_some_and(|point| offset < point) {
+            return None;
+        }
+        if self.position.is_none() {
+            // Where this assignment starts: the group's committed offset already says so.
+            self.stored.get_or_insert(offset);
+        }
+        self.unacked.insert(offset);
+        self.position = Some(self.position.map_or(offset + 1, |p| p.max(offset + 1)));
+        let attempt = self.attempts.entry(offset).or_insert(0);
+        *attempt += 1;
+        Some(*attempt)
+    }
 }
 
 /// What an ack changed.
@@ -123,28 +139,17 @@ impl Tracker {
         offset: i64,
     ) -> Option<u32> {
         let partition = self.partitions.get_mut(key)?;
-        if partition.stamp != stamp || partition.acked.contains(&offset) {
+        if partition.stamp != stamp {
             return None;
         }
-        if partition.commit_point().is_some_and(|point| offset < point) {
-            return None;
-        }
-        if partition.position.is_none() {
-            // Where this assignment starts: the group's committed offset already says so.
-            partition.stored.get_or_insert(offset);
-        }
-        partition.unacked.insert(offset);
-        partition.position = Some(partition.position.map_or(offset + 1, |p| p.max(offset + 1)));
-        let attempt = partition.attempts.entry(offset).or_insert(0);
-        *attempt += 1;
-        Some(*attempt)
+        partition.hand_out(offset)
     }
 
     /// [`hand_out`](Self::hand_out) under the partition's current stamp, for a record taken
     /// from its queue under this same lock (so no nack's seek came in between).
     pub(crate) fn hand_out_now(&mut self, key: &PartitionKey, offset: i64) -> Option<(Stamp, u32)> {
-        let stamp = self.stamp(key)?;
-        Some((stamp, self.hand_out(key, stamp, offset)?))
+        let partition = self.partitions.get_mut(key)?;
+        Some((partition.stamp, partition.hand_out(offset)?))
     }
 
     /// Records the ack of `offset`, handed out in `generation`.
