@@ -201,9 +201,11 @@ fn store_acked(consumer: &Member, shared: &Shared) {
             warn!(%topic, partition, error = %err, "storing an acked offset failed");
         }
     }
-    // A partition revoked meanwhile is refused; its revoke committed the point already.
+    // A partition revoked meanwhile is refused (its revoke committed the point already); the
+    // others are stored again on the next tick.
     if let Err(err) = consumer.store_offsets(&list) {
-        debug!(group = %shared.group, error = %err, "storing acked offsets");
+        debug!(group = %shared.group, error = %err, "storing acked offsets failed; trying again");
+        shared.tracker().store_again(&points);
     }
 }
 

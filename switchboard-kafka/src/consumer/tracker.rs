@@ -229,6 +229,18 @@ impl Tracker {
             .collect()
     }
 
+    /// Points [`take_unstored`](Self::take_unstored) gave out that could not be stored: the
+    /// next call gives them again, unless their partition was revoked or moved on since.
+    pub(crate) fn store_again(&mut self, points: &[(PartitionKey, i64)]) {
+        for (key, point) in points {
+            if let Some(partition) = self.partitions.get_mut(key)
+                && partition.stored == Some(*point)
+            {
+                partition.unstored = true;
+            }
+        }
+    }
+
     /// The commit points of the shutdown commit; acks after it are refused.
     pub(crate) fn close(&mut self) -> Vec<(PartitionKey, i64)> {
         self.closed = true;
@@ -384,7 +396,14 @@ mod tests {
         assert_eq!(tracker.take_unstored(), [(key(), 2)]);
         assert!(tracker.take_unstored().is_empty(), "stored already");
         tracker.ack(&key(), stamp.generation, 2);
-        assert_eq!(tracker.take_unstored(), [(key(), 3)]);
+        let points = tracker.take_unstored();
+        assert_eq!(points, [(key(), 3)]);
+        tracker.store_again(&points);
+        assert_eq!(
+            tracker.take_unstored(),
+            [(key(), 3)],
+            "a failed store is retried"
+        );
     }
 
     #[test]
