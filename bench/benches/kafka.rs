@@ -21,7 +21,7 @@
 //! the backlog, default 1: see `switchboard_bench::kafka::config`), `SB_BENCH_ROUNDS`
 //! (default 3), `SB_BENCH_KAFKA_HEADER_PROBE` (default 0).
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use futures::{StreamExt, future::join_all};
@@ -118,7 +118,8 @@ async fn produce_raw(config: &KafkaConfig, records: usize, id_header: bool) -> S
 async fn produce_sdk(config: &KafkaConfig, records: usize) -> Sample {
     let topic = kafka::topic(config, "produce").await;
     let producer = KafkaProducer::new(config).unwrap();
-    let keys = kafka::keys();
+    // Shared keys, as an application that keys by a few ids holds them: a clone is a count.
+    let keys: Vec<Arc<str>> = kafka::keys().into_iter().map(Arc::from).collect();
     let payload = Bytes::from_static(&PAYLOAD);
     let started = Instant::now();
     for first in (0..records).step_by(WINDOW) {

@@ -26,8 +26,9 @@ pub const WINDOW: usize = 10_000;
 
 /// The client settings of both sides: `KAFKA_BROKERS`; the producer's records per batch
 /// from `SB_BENCH_KAFKA_BATCH` (default 1, as tansu 0.6 needs: a consumer that resumes inside
-/// a batch loses the batch's rest there, docs/backends.md); and the SDK consumer's prefetch
-/// from `SB_BENCH_KAFKA_PREFETCH` (default: the SDK's).
+/// a batch loses the batch's rest there, docs/backends.md); and the consumers' prefetch
+/// (librdkafka's `queued.min.messages`, on both sides) from `SB_BENCH_KAFKA_PREFETCH`
+/// (default: the SDK's).
 pub fn config() -> KafkaConfig {
     let config = KafkaConfig::new(env("KAFKA_BROKERS", "127.0.0.1:9092"))
         .with_batch_records(number("SB_BENCH_KAFKA_BATCH", 1));

@@ -166,8 +166,8 @@ impl KafkaConfig {
     /// partition is paused for back pressure: a pause throws away what was fetched ahead, and
     /// a reader slower than the log made the member refetch again and again
     /// (docs/benchmarks.md).
-    pub fn with_prefetch(mut self, deliveries: usize) -> Self {
-        self.prefetch = deliveries.max(1);
+    pub fn with_prefetch(mut self, records: usize) -> Self {
+        self.prefetch = records.max(1);
         self
     }
 
