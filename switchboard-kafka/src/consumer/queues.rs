@@ -52,7 +52,7 @@ pub(crate) type Popped = KafkaResult<Option<Taken>>;
 /// others.
 const TURN: usize = 64;
 
-/// The partition queues split off one member's consumer, until its task takes them.
+/// The partition queues split off one member's consumer, until the stream takes them.
 #[derive(Default)]
 pub(crate) struct Queues {
     member: OnceLock<Weak<Member>>,
