@@ -9,20 +9,26 @@
 //!   synchronously at the end (the SDK through `KafkaDeliveries::close`). Records per second
 //!   from the first record to the commit, so the group's join is left out of both.
 //!
+//! - **produce, raw with the id header** (only with `SB_BENCH_KAFKA_HEADER_PROBE=1`): the raw
+//!   producer against itself sending the `switchboard-id` header every SDK record carries (a
+//!   fixed 36-byte value): what the header costs librdkafka and the broker, apart from the
+//!   SDK's own code.
+//!
 //! Run with `cargo bench -p switchboard-bench --bench kafka` against a broker at
 //! `KAFKA_BROKERS` (default `127.0.0.1:9092`). Settings: `SB_BENCH_PRODUCE_RECORDS` (default
 //! 200,000), `SB_BENCH_PRODUCE_BATCH` (records per batch there, default 10,000),
 //! `SB_BENCH_CONSUME_RECORDS` (default 20,000), `SB_BENCH_KAFKA_BATCH` (records per batch of
 //! the backlog, default 1: see `switchboard_bench::kafka::config`), `SB_BENCH_ROUNDS`
-//! (default 3).
+//! (default 3), `SB_BENCH_KAFKA_HEADER_PROBE` (default 0).
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use futures::{StreamExt, future::join_all};
 use rdkafka::{
     Message as _,
     consumer::{CommitMode, Consumer as _, StreamConsumer},
+    message::{Header, OwnedHeaders},
     producer::FutureProducer,
 };
 use switchboard_bench::{
@@ -49,10 +55,20 @@ async fn main() {
         "Kafka produce, 128 B, every delivery report awaited",
         rounds(),
         &[("records/s", Better::Higher, 0.9)],
-        async || produce_raw(&producing, produced).await,
+        async || produce_raw(&producing, produced, false).await,
         async || produce_sdk(&producing, produced).await,
     )
     .await;
+    if number("SB_BENCH_KAFKA_HEADER_PROBE", 0) == 1 {
+        compare(
+            "Kafka produce, raw rdkafka: with the SDK's id header ÷ without (diagnostic)",
+            rounds(),
+            &[("records/s", Better::Higher, 0.9)],
+            async || produce_raw(&producing, produced, false).await,
+            async || produce_raw(&producing, produced, true).await,
+        )
+        .await;
+    }
     compare(
         "Kafka consume, 128 B, every record acked, commit at the end",
         rounds(),
@@ -70,14 +86,27 @@ fn rate(records: usize, started: Instant) -> Sample {
     )]
 }
 
-async fn produce_raw(config: &KafkaConfig, records: usize) -> Sample {
+/// The raw producer; with `id_header`, each record carries a `switchboard-id` header as the
+/// SDK's do.
+async fn produce_raw(config: &KafkaConfig, records: usize, id_header: bool) -> Sample {
     let topic = kafka::topic(config, "produce").await;
     let producer: FutureProducer = config.producer_config().create().unwrap();
     let keys = kafka::keys();
+    let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let headers = || {
+        OwnedHeaders::new_with_capacity(1).insert(Header {
+            key: switchboard_kafka::ID_HEADER,
+            value: Some(&id),
+        })
+    };
+    let headers: Option<&dyn Fn() -> OwnedHeaders> = id_header.then_some(&headers);
     let started = Instant::now();
     let mut window = Vec::with_capacity(WINDOW);
     for n in 0..records {
-        window.push(kafka::send(&producer, topic.as_str(), &keys[n % KEYS], &PAYLOAD).await);
+        let key = &keys[n % KEYS];
+        window.push(
+            kafka::send_with_headers(&producer, topic.as_str(), key, &PAYLOAD, headers).await,
+        );
         if window.len() == WINDOW {
             kafka::delivered(std::mem::take(&mut window)).await;
         }
@@ -89,7 +118,8 @@ async fn produce_raw(config: &KafkaConfig, records: usize) -> Sample {
 async fn produce_sdk(config: &KafkaConfig, records: usize) -> Sample {
     let topic = kafka::topic(config, "produce").await;
     let producer = KafkaProducer::new(config).unwrap();
-    let keys = kafka::keys();
+    // Shared keys, as an application that keys by a few ids holds them: a clone is a count.
+    let keys: Vec<Arc<str>> = kafka::keys().into_iter().map(Arc::from).collect();
     let payload = Bytes::from_static(&PAYLOAD);
     let started = Instant::now();
     for first in (0..records).step_by(WINDOW) {

@@ -6,6 +6,7 @@ use std::{future::Future, time::Duration};
 use futures::future::join_all;
 use rdkafka::{
     error::KafkaError,
+    message::OwnedHeaders,
     producer::{DeliveryFuture, FutureProducer, FutureRecord},
     types::RDKafkaErrorCode,
 };
@@ -25,8 +26,9 @@ pub const WINDOW: usize = 10_000;
 
 /// The client settings of both sides: `KAFKA_BROKERS`; the producer's records per batch
 /// from `SB_BENCH_KAFKA_BATCH` (default 1, as tansu 0.6 needs: a consumer that resumes inside
-/// a batch loses the batch's rest there, docs/backends.md); and the SDK consumer's prefetch
-/// from `SB_BENCH_KAFKA_PREFETCH` (default: the SDK's).
+/// a batch loses the batch's rest there, docs/backends.md); and the consumers' prefetch
+/// (librdkafka's `queued.min.messages`, on both sides) from `SB_BENCH_KAFKA_PREFETCH`
+/// (default: the SDK's).
 pub fn config() -> KafkaConfig {
     let config = KafkaConfig::new(env("KAFKA_BROKERS", "127.0.0.1:9092"))
         .with_batch_records(number("SB_BENCH_KAFKA_BATCH", 1));
@@ -74,8 +76,22 @@ pub async fn send(
     key: &str,
     payload: &[u8],
 ) -> DeliveryFuture {
+    send_with_headers(producer, topic, key, payload, None).await
+}
+
+/// [`send`] with record headers (made afresh for each try).
+pub async fn send_with_headers(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+    headers: Option<&dyn Fn() -> OwnedHeaders>,
+) -> DeliveryFuture {
     loop {
-        let record = FutureRecord::to(topic).key(key).payload(payload);
+        let mut record = FutureRecord::to(topic).key(key).payload(payload);
+        if let Some(headers) = headers {
+            record = record.headers(headers());
+        }
         match producer.send_result(record) {
             Ok(delivery) => return delivery,
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {

@@ -113,6 +113,11 @@ impl Firehose {
         &self.service
     }
 
+    /// Whether events go anywhere; a caller can skip building a payload no one will see.
+    pub fn is_enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// Queues an event; never waits. Returns `false` if it was dropped. Every event, dropped
     /// or not, counts in [`metric::FIREHOSE_EVENTS`](crate::metric::FIREHOSE_EVENTS) under its
     /// type.

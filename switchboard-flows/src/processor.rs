@@ -56,7 +56,9 @@ pub struct ProcessorConfig {
     /// [`DEFAULT_BATCH_LINGER`]).
     pub batch_linger: Duration,
     /// Records in flight at most, over all partitions: batches waiting and running (default
-    /// 2,048). Partitions are worked in parallel, each in order.
+    /// 8,192: room for a running and a full waiting batch on each of 8 partitions; with less,
+    /// a lane's next batch cannot fill while one runs). Partitions are worked in parallel,
+    /// each in order.
     pub in_flight: usize,
     /// The longest one batch may take before it counts as failed and is redelivered.
     pub timeout: Duration,
@@ -72,7 +74,7 @@ impl Default for ProcessorConfig {
             retry_delay: Duration::from_secs(1),
             batch_records: DEFAULT_BATCH_RECORDS,
             batch_linger: DEFAULT_BATCH_LINGER,
-            in_flight: 2048,
+            in_flight: 8192,
             timeout: Duration::from_secs(30),
             system: "kafka",
         }
@@ -255,7 +257,11 @@ impl<K: KeyValue, S: EventStore, P: Publisher> Processor<K, S, P> {
             (RecordStatus::Invalid, _) => "invalid",
             _ => "processed",
         };
-        let payload = serde_json::to_value(record).unwrap_or(Value::Null);
+        // Counted all the same; the payload only where someone will see it.
+        let payload = match self.firehose.is_enabled() {
+            true => serde_json::to_value(record).unwrap_or(Value::Null),
+            false => Value::Null,
+        };
         self.firehose.emit(Flow::Kafka, action, payload);
     }
 }

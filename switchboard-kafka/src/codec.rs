@@ -29,7 +29,8 @@ pub const ID_HEADER: &str = header::ID;
 
 /// The record headers of `msg`: its own headers plus its id.
 pub(crate) fn record_headers(msg: &Envelope) -> OwnedHeaders {
-    let id = msg.id().hyphenated().to_string();
+    let mut buffer = Uuid::encode_buffer();
+    let id: &str = msg.id().hyphenated().encode_lower(&mut buffer);
     let mut headers = OwnedHeaders::new_with_capacity(msg.headers().len() + 1);
     for (name, value) in msg
         .headers()
@@ -43,7 +44,7 @@ pub(crate) fn record_headers(msg: &Envelope) -> OwnedHeaders {
     }
     headers.insert(Header {
         key: ID_HEADER,
-        value: Some(&id),
+        value: Some(id),
     })
 }
 

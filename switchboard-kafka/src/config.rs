@@ -157,14 +157,17 @@ impl KafkaConfig {
         self
     }
 
-    /// Deliveries a member keeps fetched ahead of its stream's reader; beyond it, partitions
-    /// pause until the reader catches up. Default 4,096.
+    /// Records librdkafka fetches ahead of the stream's reader, per partition
+    /// (`queued.min.messages`). Default 4,096.
     ///
-    /// A pause throws away what librdkafka fetched ahead, and the resume fetches it again: a
-    /// small prefetch that a fast reader fills again and again spends its time refetching
-    /// (256 held the consumer at 0.03× a raw rdkafka consumer, docs/benchmarks.md).
-    pub fn with_prefetch(mut self, deliveries: usize) -> Self {
-        self.prefetch = deliveries.max(1);
+    /// The stream takes each record from its partition's queue as the reader asks for it; a
+    /// partition whose queue holds this many records (or `queued.max.messages.kbytes`,
+    /// librdkafka's 64 MiB by default) is not fetched until the reader takes some. No
+    /// partition is paused for back pressure: a pause throws away what was fetched ahead, and
+    /// a reader slower than the log made the member refetch again and again
+    /// (docs/benchmarks.md).
+    pub fn with_prefetch(mut self, records: usize) -> Self {
+        self.prefetch = records.max(1);
         self
     }
 
@@ -243,7 +246,7 @@ impl KafkaConfig {
         self.commit_interval
     }
 
-    /// Deliveries fetched ahead per member.
+    /// Records fetched ahead per partition.
     pub fn prefetch(&self) -> usize {
         self.prefetch
     }
@@ -314,6 +317,7 @@ impl KafkaConfig {
             .set("auto.commit.interval.ms", millis(self.commit_interval))
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
+            .set("queued.min.messages", self.prefetch.to_string())
             // Statistics feed the rebalance watchdog (the group's join state) and carry each
             // partition's lag (`switchboard_consumer_lag`).
             .set("statistics.interval.ms", "1000")

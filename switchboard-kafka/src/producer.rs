@@ -11,7 +11,7 @@ use switchboard_core::{
     Envelope, Error, InvalidInput, LogProducer, Position, Result,
     outgoing::{Operation, Outgoing},
 };
-use tracing::{debug, instrument};
+use tracing::debug;
 
 use crate::{
     KafkaConfig, codec,
@@ -173,7 +173,8 @@ impl LogProducer for KafkaProducer {
 }
 
 impl KafkaProducer {
-    #[instrument(level = "debug", name = "kafka.append", skip_all, fields(topic = %msg.subject(), id = %msg.id()))]
+    /// Awaits the broker's answer; runs inside the append's producer span (`Outgoing`), which
+    /// names the topic and the id.
     async fn delivered(&self, msg: &Envelope, delivery: DeliveryFuture) -> Result<Position> {
         match delivery.await {
             Ok(Ok(stored)) => {

@@ -562,8 +562,9 @@ async fn eager_rebalance_commits_on_revoke() {
     );
 }
 
-/// A member whose reader stops reading still serves rebalances (its backlog pauses the
-/// partitions instead of stopping the consumer), so a newcomer gets partitions promptly.
+/// A member whose reader stops reading still serves rebalances (its records wait in
+/// librdkafka's partition queues while the member task reads the main queue), so a newcomer
+/// gets partitions promptly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_reader_does_not_block_a_rebalance() {
     let kafka = Kafka::with_config(common::config().with_prefetch(50));
@@ -577,7 +578,7 @@ async fn idle_reader_does_not_block_a_rebalance() {
         .join(&group, std::slice::from_ref(&topic))
         .await
         .expect("join");
-    // Read one, then stop reading: the backlog fills up.
+    // Read one, then stop reading: the partition queues fill up to the prefetch.
     let held = next_ok(&mut idle, WAIT, "the first delivery").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut newcomer = kafka

@@ -1,11 +1,7 @@
 //! The task that runs one group member: it fetches records ahead of the stream's reader,
 //! carries out acks and nacks, and on shutdown commits and leaves the group.
 
-use std::{
-    collections::{HashSet, VecDeque},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use rdkafka::{
     Message as _, Offset, TopicPartitionList,
@@ -16,7 +12,7 @@ use rdkafka::{
 use switchboard_core::{Envelope, Error, Result};
 use tokio::{
     sync::{mpsc, oneshot},
-    time::Instant,
+    time::{Instant, MissedTickBehavior},
 };
 use tracing::{debug, info, warn};
 
@@ -57,23 +53,30 @@ struct Resume {
     generation: u64,
 }
 
+/// Records of the main queue handed to the stream in one message at most.
+const CHUNK: usize = 64;
+
+/// How often the acked offsets are stored in librdkafka, for its auto-commit to send.
+pub(crate) const STORE_EVERY: Duration = Duration::from_millis(50);
+
 /// Runs the member until its stream is dropped or the consumer fails for good.
 ///
-/// The consumer is polled all the time, so rebalances are served even while the stream's
-/// reader is busy: fetched records wait in a backlog, and once `prefetch` of them wait, each
-/// partition that delivers another is paused until the backlog is half drained.
+/// The consumer's main queue is polled all the time, so rebalances are served even while the
+/// stream's reader is busy. Each partition's records come through a queue of its own, which
+/// the stream reads (`queues`); the main queue gives records only of a partition whose queue
+/// could not be split off, and those wait in a backlog for the stream.
 pub(crate) async fn run(
     consumer: Arc<Member>,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    out: mpsc::Sender<Result<Fetched>>,
-    prefetch: usize,
+    out: mpsc::Sender<Vec<Result<Fetched>>>,
 ) {
     let mut backlog: VecDeque<Result<Fetched>> = VecDeque::new();
-    let mut throttled: HashSet<PartitionKey> = HashSet::new();
     let mut resumes: Vec<Resume> = Vec::new();
     let mut closing = None;
     let mut failed = false;
+    let mut store = tokio::time::interval(STORE_EVERY);
+    store.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         if failed && backlog.is_empty() {
             break;
@@ -89,72 +92,56 @@ pub(crate) async fn run(
                 command => settle(&consumer, &shared, command, &mut resumes),
             },
             () = out.closed() => break,
+            _ = store.tick() => store_acked(&consumer, &shared),
             () = tokio::time::sleep_until(next_resume.unwrap_or_else(Instant::now)), if next_resume.is_some() => {
-                resume_due(&consumer, &shared, &mut resumes, &throttled);
+                resume_due(&consumer, &shared, &mut resumes);
             }
             reserved = out.reserve(), if !backlog.is_empty() => match reserved {
                 Ok(permit) => {
-                    permit.send(backlog.pop_front().expect("the backlog is not empty"));
-                    if backlog.len() <= prefetch / 2 && !throttled.is_empty() {
-                        unthrottle(&consumer, &shared, &mut throttled, &resumes);
-                    }
+                    let chunk = backlog.len().min(CHUNK);
+                    permit.send(backlog.drain(..chunk).collect());
                 }
                 Err(_closed) => break,
             },
             received = consumer.recv(), if !failed => match received {
                 Ok(record) => {
                     if let Some(fetched) = fetched(&shared, &record) {
-                        let key = fetched.key.clone();
                         backlog.push_back(Ok(fetched));
-                        if backlog.len() >= prefetch && !throttled.contains(&key) {
-                            throttle(&consumer, &key);
-                            throttled.insert(key);
-                        }
                     }
                 }
-                Err(err @ KafkaError::MessageConsumptionFatal(_)) => {
-                    warn!(group = %shared.group, error = %err, "fatal consumer error; the member stops");
-                    backlog.push_back(Err(error::map(err)));
-                    failed = true;
+                Err(err) => {
+                    if let Some(err) = consumer_error(&shared, err) {
+                        backlog.push_back(Err(err));
+                        failed = true;
+                    }
                 }
-                // librdkafka recovers from the others by itself (broker down, leader moved…).
-                Err(err) => warn!(group = %shared.group, error = %err, "consumer error"),
             },
         }
     }
+    // The stream ends and lets go of its partition queues, which hold the consumer.
+    drop(out);
     let result = shutdown(consumer, shared).await;
     if let Some(reply) = closing {
         let _ = reply.send(result);
     }
 }
 
-/// Pauses a partition whose records the reader cannot take yet. A pause drops what librdkafka
-/// fetched ahead and resumes after the last record handed to us, so nothing is skipped.
-fn throttle(consumer: &Member, key: &PartitionKey) {
-    debug!(topic = %key.0, partition = key.1, "backlog full: pausing partition");
-    if let Err(err) = partition_list(key, None).and_then(|list| consumer.pause(&list)) {
-        warn!(topic = %key.0, partition = key.1, error = %err, "pause for back pressure failed");
-    }
-}
-
-/// Resumes the throttled partitions that are still ours and not waiting out a nack delay.
-fn unthrottle(
-    consumer: &Member,
-    shared: &Shared,
-    throttled: &mut HashSet<PartitionKey>,
-    resumes: &[Resume],
-) {
-    for key in throttled.drain() {
-        let nack_pending = resumes.iter().any(|r| r.key == key);
-        if nack_pending || shared.tracker().stamp(&key).is_none() {
-            continue;
+/// Logs a consumer error; a fatal one is returned, for the stream, and the member stops.
+pub(crate) fn consumer_error(shared: &Shared, err: KafkaError) -> Option<Error> {
+    match err {
+        KafkaError::MessageConsumptionFatal(_) => {
+            warn!(group = %shared.group, error = %err, "fatal consumer error; the member stops");
+            Some(error::map(err))
         }
-        if let Err(err) = partition_list(&key, None).and_then(|list| consumer.resume(&list)) {
-            warn!(topic = %key.0, partition = key.1, error = %err, "resume after back pressure failed");
+        // librdkafka recovers from the others by itself (broker down, leader moved…).
+        err => {
+            warn!(group = %shared.group, error = %err, "consumer error");
+            None
         }
     }
 }
 
+/// A record of the main queue, stamped now; `None` if its partition is not ours.
 fn fetched(shared: &Shared, record: &BorrowedMessage<'_>) -> Option<Fetched> {
     let key = shared.key(record.topic(), record.partition())?;
     let stamp = shared.tracker().stamp(&key)?;
@@ -180,29 +167,45 @@ fn partition_list(
     Ok(list)
 }
 
-/// Records the ack of `offset` and stores the partition's new commit point, if it moved.
+/// Records the ack of `offset`, on the acker's own thread (no trip through the member task).
 ///
-/// Called by the acker itself, on the reader's thread: librdkafka's offset store is
-/// thread-safe, so an ack costs no trip through the member task. The tracker stays locked
-/// until the offset is stored, so a revoke (whose commit takes the same lock) sees either
-/// the ack and its stored offset, or neither.
-pub(crate) fn ack(
-    consumer: &Member,
-    shared: &Shared,
-    key: &PartitionKey,
-    generation: u64,
-    offset: i64,
-) -> Result<()> {
-    let mut tracker = shared.tracker();
-    match tracker.ack(key, generation, offset) {
-        Acked::Advanced(point) => partition_list(key, Some(point))
-            .and_then(|list| consumer.store_offsets(&list))
-            .map_err(error::map),
-        Acked::Held => Ok(()),
+/// The partition's new commit point is stored in librdkafka by the member task within
+/// [`STORE_EVERY`] ([`store_acked`]), for all the acks since, as a raw consumer stores once
+/// per batch; the revoke and shutdown commits take the commit points from the tracker itself,
+/// so an ack not stored yet is committed there all the same.
+///
+/// Fails with [`Error::Closed`] once the member has shut down (its commit is done): the
+/// record goes to the group's next member.
+pub(crate) fn ack(shared: &Shared, key: &PartitionKey, generation: u64, offset: i64) -> Result<()> {
+    match shared.tracker().ack(key, generation, offset) {
+        Acked::Advanced(_) | Acked::Held => Ok(()),
         Acked::Stale => {
             debug!(topic = %key.0, partition = key.1, offset, "ack after revoke; the partition's new owner gets the record again");
             Ok(())
         }
+        Acked::Closed => Err(Error::Closed),
+    }
+}
+
+/// Stores in librdkafka the commit points that acks moved since the last store.
+fn store_acked(consumer: &Member, shared: &Shared) {
+    let points = shared.tracker().take_unstored();
+    if points.is_empty() {
+        return;
+    }
+    let mut list = TopicPartitionList::with_capacity(points.len());
+    for ((topic, partition), point) in &points {
+        if let Err(err) =
+            list.add_partition_offset(topic.as_str(), *partition, Offset::Offset(*point))
+        {
+            warn!(%topic, partition, error = %err, "storing an acked offset failed");
+        }
+    }
+    // A partition revoked meanwhile is refused (its revoke committed the point already); the
+    // others are stored again on the next tick.
+    if let Err(err) = consumer.store_offsets(&list) {
+        debug!(group = %shared.group, error = %err, "storing acked offsets failed; trying again");
+        shared.tracker().store_again(&points);
     }
 }
 
@@ -219,7 +222,10 @@ fn settle(consumer: &Member, shared: &Shared, command: Command, resumes: &mut Ve
             reply,
         } => {
             let mut result = Ok(());
-            if shared.tracker().rewind(&key, stamp, offset) {
+            // The tracker stays locked through the seek: the stream takes records from the
+            // partition's queue under the same lock (see `queues`).
+            let mut tracker = shared.tracker();
+            if tracker.rewind(&key, stamp, offset) {
                 debug!(topic = %key.0, partition = key.1, offset, ?delay, "nack: seeking back");
                 result = rewind(consumer, &key, offset, delay).map_err(error::map);
                 if result.is_ok() && !delay.is_zero() {
@@ -230,6 +236,7 @@ fn settle(consumer: &Member, shared: &Shared, command: Command, resumes: &mut Ve
                     });
                 }
             }
+            drop(tracker);
             if let Some(reply) = reply {
                 let _ = reply.send(result);
             }
@@ -257,20 +264,12 @@ fn rewind(
     )
 }
 
-fn resume_due(
-    consumer: &Member,
-    shared: &Shared,
-    resumes: &mut Vec<Resume>,
-    throttled: &HashSet<PartitionKey>,
-) {
+fn resume_due(consumer: &Member, shared: &Shared, resumes: &mut Vec<Resume>) {
     let now = Instant::now();
     let (due, later): (Vec<Resume>, Vec<Resume>) = resumes.drain(..).partition(|r| r.at <= now);
     *resumes = later;
     for resume in due {
-        // A throttled partition is resumed when the backlog drains.
-        if !shared.tracker().is_current(&resume.key, resume.generation)
-            || throttled.contains(&resume.key)
-        {
+        if !shared.tracker().is_current(&resume.key, resume.generation) {
             continue;
         }
         let resumed = partition_list(&resume.key, None).and_then(|list| consumer.resume(&list));
@@ -289,19 +288,21 @@ async fn shutdown(consumer: Arc<Member>, shared: Arc<Shared>) -> Result<()> {
     let leave_timeout = shared.leave_timeout;
     let (committed, commit_result) = oneshot::channel();
     let leaving = tokio::task::spawn_blocking(move || {
-        // Ackers hold the consumer only while they store an offset: once it is ours alone,
-        // later acks find it gone, and the leave below happens on this thread.
+        // The partition queues hold the consumer, and the stream holds them until it is
+        // dropped or closed: once the consumer is ours alone, the leave below happens on this
+        // thread.
+        shared.queues.clear();
         let mut consumer = consumer;
         let consumer = loop {
             match Arc::try_unwrap(consumer) {
                 Ok(consumer) => break consumer,
                 Err(shared) => {
                     consumer = shared;
-                    std::thread::yield_now();
+                    std::thread::sleep(Duration::from_millis(1));
                 }
             }
         };
-        let points = shared.tracker().uncommitted();
+        let points = shared.tracker().close();
         let result = shared.commit(&consumer, &points, "shutdown");
         if let Err(err) = &result {
             warn!(group = %shared.group, error = %err, "commit on shutdown failed; those deliveries will be redelivered");

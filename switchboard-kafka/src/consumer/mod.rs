@@ -10,18 +10,21 @@
 //! - a nack seeks the partition back to the nacked record (pausing it for the delay first), so
 //!   it and every later record of the partition come again in order; a dropped delivery is a
 //!   nack without delay;
-//! - the task polls librdkafka all the time, so rebalances are served while the reader is
-//!   busy; a full backlog pauses partitions instead;
+//! - the task polls librdkafka's main queue all the time, so rebalances are served while the
+//!   reader is busy; each partition's records come through a queue of its own, which the
+//!   stream reads on the reader's thread, so back pressure leaves them in librdkafka, which
+//!   stops fetching a partition whose queue is full;
 //! - a watchdog task looks at the group when a rebalance does not complete within the stall
 //!   timeout, and repairs a group whose recorded leader is gone (tansu 0.6).
 
 mod member;
+mod queues;
 mod rebalance;
 mod stream;
 mod tracker;
 mod watchdog;
 
-use std::sync::Arc;
+use std::{collections::VecDeque, sync::Arc};
 
 use rdkafka::consumer::Consumer as _;
 use switchboard_core::{Error, Group, InvalidInput, LogCapabilities, LogConsumer, Result, Topic};
@@ -30,6 +33,8 @@ use tracing::{Instrument as _, info, info_span};
 
 pub use stream::KafkaDeliveries;
 
+use self::queues::Lanes;
+
 use self::{
     member::Member,
     rebalance::{MemberContext, Shared},
@@ -37,8 +42,9 @@ use self::{
 };
 use crate::{KafkaConfig, error};
 
-/// Records between the member task and its stream; the task's backlog holds the rest.
-const HANDOFF: usize = 16;
+/// Chunks of main-queue records between the member task and its stream; the task's backlog
+/// holds the rest.
+const HANDOFF: usize = 4;
 
 /// Joins Kafka consumer groups. Cheap to clone; each [`join`](LogConsumer::join) is a new
 /// member with its own connection.
@@ -88,28 +94,26 @@ impl LogConsumer for KafkaConsumer {
             })
             .map(Arc::new)
             .map_err(error::config)?;
+        shared.queues.attach(&consumer);
         let names: Vec<&str> = topics.iter().map(Topic::as_str).collect();
         consumer.subscribe(&names).map_err(error::map)?;
         info!(%group, topics = ?names, strategy = %self.config.assignment_strategy(), "joined consumer group");
         let (out, fetched) = mpsc::channel(HANDOFF);
         let (commands, received) = mpsc::unbounded_channel();
         let span = info_span!("kafka.member", %group);
-        let prefetch = self.config.prefetch();
         let watchdog = Watchdog::new(&self.config, group.as_str(), &names);
         tokio::spawn(
             watchdog
                 .run(Arc::downgrade(&shared))
                 .instrument(info_span!("kafka.watchdog", %group)),
         );
-        let acks_store_on = Arc::downgrade(&consumer);
-        tokio::spawn(
-            member::run(consumer, shared.clone(), received, out, prefetch).instrument(span),
-        );
+        tokio::spawn(member::run(consumer, shared.clone(), received, out).instrument(span));
         Ok(KafkaDeliveries {
             fetched,
+            buffered: VecDeque::new(),
+            lanes: Lanes::default(),
             commands,
             shared,
-            consumer: acks_store_on,
         })
     }
 }

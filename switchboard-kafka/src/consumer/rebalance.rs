@@ -17,7 +17,10 @@ use rdkafka::{
 use switchboard_core::{Group, Topic, metric};
 use tracing::{debug, info, warn};
 
-use super::tracker::{PartitionKey, Tracker};
+use super::{
+    queues::Queues,
+    tracker::{PartitionKey, Tracker},
+};
 use crate::context;
 
 /// What the member task, its stream, its acks and its rebalance callbacks share.
@@ -32,6 +35,8 @@ pub(crate) struct Shared {
     unsettled_since: Mutex<Option<Instant>>,
     /// The partitions whose consumer-lag gauge this member set, to zero when it lets them go.
     lagging: Mutex<HashSet<PartitionKey>>,
+    /// Each assigned partition's own queue.
+    pub(crate) queues: Queues,
 }
 
 impl Shared {
@@ -42,6 +47,7 @@ impl Shared {
             tracker: Mutex::default(),
             unsettled_since: Mutex::default(),
             lagging: Mutex::default(),
+            queues: Queues::default(),
             topics: topics
                 .iter()
                 .map(|t| (t.as_str().to_owned(), t.clone()))
@@ -139,6 +145,12 @@ impl Shared {
         for ((topic, partition), point) in points {
             offsets.add_partition_offset(topic.as_str(), *partition, Offset::Offset(*point))?;
         }
+        // Stored as well: acks are stored in librdkafka a little later (member::STORE_EVERY),
+        // and librdkafka commits what is stored when it lets the partitions go, which must
+        // not take the commit back to an older point.
+        if let Err(err) = consumer.store_offsets(&offsets) {
+            debug!(group = %self.group, error = %err, "storing the offsets to commit");
+        }
         consumer.commit(&offsets, CommitMode::Sync)?;
         let mut tracker = self.tracker();
         for (key, point) in points {
@@ -192,11 +204,15 @@ impl ConsumerContext for MemberContext {
         let group = &self.shared.group;
         match rebalance {
             Rebalance::Assign(partitions) => {
+                let assigned = self.keys(partitions);
                 let mut tracker = self.shared.tracker();
-                for key in self.keys(partitions) {
+                for key in &assigned {
                     info!(%group, topic = %key.0, partition = key.1, "partition assigned");
-                    tracker.assign(key);
+                    tracker.assign(key.clone());
                 }
+                drop(tracker);
+                // Before the assignment below starts fetching them.
+                self.shared.queues.split(&assigned);
             }
             Rebalance::Revoke(partitions) => {
                 let revoked = self.keys(partitions);

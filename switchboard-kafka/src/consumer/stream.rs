@@ -1,18 +1,20 @@
 //! [`KafkaDeliveries`]: one member's stream of deliveries, and the acker behind each.
 
 use std::{
+    collections::VecDeque,
     pin::Pin,
-    sync::{Arc, Weak},
+    sync::Arc,
     task::{Context, Poll, ready},
     time::Duration,
 };
 
 use futures::{Stream, future::BoxFuture};
-use switchboard_core::{Acknowledge, Delivery, Error, Group, Position, Result};
+use switchboard_core::{Acknowledge, Delivery, Envelope, Error, Group, Position, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    member::{self, Command, Fetched, Member},
+    member::{self, Command, Fetched},
+    queues::Lanes,
     rebalance::Shared,
     tracker::{PartitionKey, Stamp},
 };
@@ -23,11 +25,13 @@ use super::{
 /// Dropping it commits the acked offsets synchronously and leaves the group (in the
 /// background), so the group's next member resumes right after the last acked record.
 pub struct KafkaDeliveries {
-    pub(super) fetched: mpsc::Receiver<Result<Fetched>>,
+    pub(super) fetched: mpsc::Receiver<Vec<Result<Fetched>>>,
+    /// The rest of the last chunk received.
+    pub(super) buffered: VecDeque<Result<Fetched>>,
+    /// The readers of the partitions' own queues.
+    pub(super) lanes: Lanes,
     pub(super) commands: mpsc::UnboundedSender<Command>,
     pub(super) shared: Arc<Shared>,
-    /// The member's consumer, which acks store offsets on; gone once the member shuts down.
-    pub(super) consumer: Weak<Member>,
 }
 
 impl KafkaDeliveries {
@@ -42,6 +46,8 @@ impl KafkaDeliveries {
     /// An error means the acked offsets since the last successful commit were not committed:
     /// those records will be delivered again to the group's next member.
     pub async fn close(self) -> Result<()> {
+        // The partition queues hold the consumer, which the member closes.
+        drop(self.lanes);
         let (reply, answered) = oneshot::channel();
         if self.commands.send(Command::Close { reply }).is_err() {
             return Err(Error::Closed);
@@ -62,45 +68,99 @@ impl Stream for KafkaDeliveries {
     type Item = Result<Delivery>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
         loop {
-            let fetched = match ready!(self.fetched.poll_recv(cx)) {
-                None => return Poll::Ready(None),
-                Some(Err(err)) => return Poll::Ready(Some(Err(err))),
-                Some(Ok(fetched)) => fetched,
+            // Records of the main queue (rare) and the member's fatal error.
+            if let Some(next) = this.buffered.pop_front() {
+                let fetched = match next {
+                    Err(err) => return Poll::Ready(Some(Err(err))),
+                    Ok(fetched) => fetched,
+                };
+                let attempt =
+                    this.shared
+                        .tracker()
+                        .hand_out(&fetched.key, fetched.stamp, fetched.offset);
+                // No attempt: fetched before a revoke or a nack's seek; it comes again.
+                if let Some(attempt) = attempt {
+                    return Poll::Ready(Some(Ok(this.delivery(
+                        fetched.envelope,
+                        fetched.key,
+                        fetched.stamp,
+                        fetched.offset,
+                        attempt,
+                    ))));
+                }
+                continue;
+            }
+            match this.fetched.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => {
+                    this.buffered.extend(chunk);
+                    continue;
+                }
+                Poll::Ready(None) => {
+                    // The member stopped: let go of the queues, which hold its consumer.
+                    this.lanes = Lanes::default();
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {}
+            }
+            // Taken and handed out under the tracker's lock, which a nack's seek holds too.
+            let mut tracker = this.shared.tracker();
+            let taken = match ready!(this.lanes.poll_take(&this.shared, cx)) {
+                Ok(Some(taken)) => taken,
+                Ok(None) => continue,
+                Err(err) => {
+                    drop(tracker);
+                    match member::consumer_error(&this.shared, err) {
+                        Some(err) => return Poll::Ready(Some(Err(err))),
+                        None => continue,
+                    }
+                }
             };
-            let attempt =
-                self.shared
-                    .tracker()
-                    .hand_out(&fetched.key, fetched.stamp, fetched.offset);
-            // No attempt: fetched before a revoke or a nack's seek; it comes again.
-            let Some(attempt) = attempt else { continue };
-            let position = Position {
-                partition: fetched.key.1 as u32,
-                offset: fetched.offset as u64,
+            // None: the partition is no longer ours, or the record was acked already.
+            let Some((stamp, attempt)) = tracker.hand_out_now(&taken.key, taken.offset) else {
+                continue;
             };
-            let acker = KafkaAck {
-                commands: self.commands.clone(),
-                consumer: self.consumer.clone(),
-                shared: self.shared.clone(),
-                key: fetched.key,
-                stamp: fetched.stamp,
-                offset: fetched.offset,
-            };
-            return Poll::Ready(Some(Ok(Delivery::new(
-                "kafka",
-                fetched.envelope,
-                position,
+            drop(tracker);
+            return Poll::Ready(Some(Ok(this.delivery(
+                taken.envelope,
+                taken.key,
+                stamp,
+                taken.offset,
                 attempt,
-                acker,
             ))));
         }
     }
 }
 
-/// Settles one delivery: an ack stores its offset at once, a nack goes to the member task.
+impl KafkaDeliveries {
+    fn delivery(
+        &self,
+        envelope: Envelope,
+        key: PartitionKey,
+        stamp: Stamp,
+        offset: i64,
+        attempt: u32,
+    ) -> Delivery {
+        let position = Position {
+            partition: key.1 as u32,
+            offset: offset as u64,
+        };
+        let acker = KafkaAck {
+            commands: self.commands.clone(),
+            shared: self.shared.clone(),
+            key,
+            stamp,
+            offset,
+        };
+        Delivery::new("kafka", envelope, position, attempt, acker)
+    }
+}
+
+/// Settles one delivery: an ack is recorded at once (the member task stores the offsets), a
+/// nack goes to the member task.
 struct KafkaAck {
     commands: mpsc::UnboundedSender<Command>,
-    consumer: Weak<Member>,
     shared: Arc<Shared>,
     key: PartitionKey,
     stamp: Stamp,
@@ -131,17 +191,7 @@ async fn answer(sent: bool, reply: oneshot::Receiver<Result<()>>) -> Result<()> 
 
 impl Acknowledge for KafkaAck {
     fn ack(self: Box<Self>) -> BoxFuture<'static, Result<()>> {
-        // The member left the group: the record goes to another member.
-        let result = match self.consumer.upgrade() {
-            Some(consumer) => member::ack(
-                &consumer,
-                &self.shared,
-                &self.key,
-                self.stamp.generation,
-                self.offset,
-            ),
-            None => Err(Error::Closed),
-        };
+        let result = member::ack(&self.shared, &self.key, self.stamp.generation, self.offset);
         Box::pin(std::future::ready(result))
     }
 

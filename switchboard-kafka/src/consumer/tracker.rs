@@ -35,6 +35,8 @@ struct Partition {
     attempts: BTreeMap<i64, u32>,
     /// The last commit point given out to store or commit.
     stored: Option<i64>,
+    /// Whether `stored` moved since the offsets were last stored in librdkafka.
+    unstored: bool,
     /// The last commit point committed synchronously.
     committed: Option<i64>,
     /// Where the current epoch's seek went: records below it do not come again in this epoch.
@@ -50,6 +52,7 @@ impl Partition {
             position: None,
             attempts: BTreeMap::new(),
             stored: None,
+            unstored: false,
             committed: None,
             rewound_to: None,
         }
@@ -58,11 +61,29 @@ impl Partition {
     fn commit_point(&self) -> Option<i64> {
         self.unacked.first().copied().or(self.position)
     }
+
+    /// See [`Tracker::hand_out`]; the stamp is checked already.
+    fn hand_out(&mut self, offset: i64) -> Option<u32> {
+        if self.acked.contains(&offset) || self.commit_point().is_some_and(|point| offset < point) {
+            return None;
+        }
+        if self.position.is_none() {
+            // Where this assignment starts: the group's committed offset already says so.
+            self.stored.get_or_insert(offset);
+        }
+        self.unacked.insert(offset);
+        self.position = Some(self.position.map_or(offset + 1, |p| p.max(offset + 1)));
+        let attempt = self.attempts.entry(offset).or_insert(0);
+        *attempt += 1;
+        Some(*attempt)
+    }
 }
 
 /// What an ack changed.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Acked {
+    /// The member has shut down: its commit is done, the ack changes nothing.
+    Closed,
     /// The partition was revoked since: the ack changes nothing here.
     Stale,
     /// Recorded; the commit point did not move.
@@ -76,6 +97,8 @@ pub(crate) enum Acked {
 pub(crate) struct Tracker {
     partitions: HashMap<PartitionKey, Partition>,
     next_stamp: u64,
+    /// Set by the shutdown commit: later acks are refused.
+    closed: bool,
 }
 
 impl Tracker {
@@ -116,41 +139,49 @@ impl Tracker {
         offset: i64,
     ) -> Option<u32> {
         let partition = self.partitions.get_mut(key)?;
-        if partition.stamp != stamp || partition.acked.contains(&offset) {
+        if partition.stamp != stamp {
             return None;
         }
-        if partition.commit_point().is_some_and(|point| offset < point) {
-            return None;
-        }
-        if partition.position.is_none() {
-            // Where this assignment starts: the group's committed offset already says so.
-            partition.stored.get_or_insert(offset);
-        }
-        partition.unacked.insert(offset);
-        partition.position = Some(partition.position.map_or(offset + 1, |p| p.max(offset + 1)));
-        let attempt = partition.attempts.entry(offset).or_insert(0);
-        *attempt += 1;
-        Some(*attempt)
+        partition.hand_out(offset)
+    }
+
+    /// [`hand_out`](Self::hand_out) under the partition's current stamp, for a record taken
+    /// from its queue under this same lock (so no nack's seek came in between).
+    pub(crate) fn hand_out_now(&mut self, key: &PartitionKey, offset: i64) -> Option<(Stamp, u32)> {
+        let partition = self.partitions.get_mut(key)?;
+        Some((partition.stamp, partition.hand_out(offset)?))
     }
 
     /// Records the ack of `offset`, handed out in `generation`.
     pub(crate) fn ack(&mut self, key: &PartitionKey, generation: u64, offset: i64) -> Acked {
+        if self.closed {
+            return Acked::Closed;
+        }
         let Some(partition) = self.partitions.get_mut(key) else {
             return Acked::Stale;
         };
         if partition.stamp.generation != generation || !partition.unacked.remove(&offset) {
             return Acked::Stale;
         }
-        partition.acked.insert(offset);
         let Some(point) = partition.commit_point() else {
             return Acked::Held;
         };
-        partition.acked = partition.acked.split_off(&point);
-        partition.attempts = partition.attempts.split_off(&point);
+        // Only acks above the commit point are kept (an in-order ack never is); below it,
+        // nothing is fetched again.
+        if offset >= point {
+            partition.acked.insert(offset);
+        }
+        prune_below(&mut partition.acked, point);
+        while let Some(entry) = partition.attempts.first_entry()
+            && *entry.key() < point
+        {
+            entry.remove();
+        }
         if partition.stored.is_some_and(|stored| stored >= point) {
             return Acked::Held;
         }
         partition.stored = Some(point);
+        partition.unstored = true;
         Acked::Advanced(point)
     }
 
@@ -185,7 +216,38 @@ impl Tracker {
             .is_some_and(|p| p.stamp.generation == generation)
     }
 
-    /// Commit points not yet committed synchronously, for a shutdown commit.
+    /// The commit points that moved since the last call, to store in librdkafka (whose
+    /// auto-commit sends them): many acks, one store.
+    pub(crate) fn take_unstored(&mut self) -> Vec<(PartitionKey, i64)> {
+        self.partitions
+            .iter_mut()
+            .filter(|(_, p)| p.unstored)
+            .filter_map(|(key, p)| {
+                p.unstored = false;
+                Some((key.clone(), p.stored?))
+            })
+            .collect()
+    }
+
+    /// Points [`take_unstored`](Self::take_unstored) gave out that could not be stored: the
+    /// next call gives them again, unless their partition was revoked or moved on since.
+    pub(crate) fn store_again(&mut self, points: &[(PartitionKey, i64)]) {
+        for (key, point) in points {
+            if let Some(partition) = self.partitions.get_mut(key)
+                && partition.stored == Some(*point)
+            {
+                partition.unstored = true;
+            }
+        }
+    }
+
+    /// The commit points of the shutdown commit; acks after it are refused.
+    pub(crate) fn close(&mut self) -> Vec<(PartitionKey, i64)> {
+        self.closed = true;
+        self.uncommitted()
+    }
+
+    /// Commit points not yet committed synchronously.
     pub(crate) fn uncommitted(&self) -> Vec<(PartitionKey, i64)> {
         self.partitions
             .iter()
@@ -201,6 +263,13 @@ impl Tracker {
         if let Some(partition) = self.partitions.get_mut(key) {
             partition.committed = Some(point);
         }
+    }
+}
+
+/// Drops the offsets below `point`, without building a new set as `split_off` does.
+fn prune_below(offsets: &mut BTreeSet<i64>, point: i64) {
+    while offsets.first().is_some_and(|&offset| offset < point) {
+        offsets.pop_first();
     }
 }
 
@@ -317,6 +386,27 @@ mod tests {
     }
 
     #[test]
+    fn many_acks_one_store() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let stamp = out(&mut tracker, 0..3);
+        assert!(tracker.take_unstored().is_empty());
+        tracker.ack(&key(), stamp.generation, 0);
+        tracker.ack(&key(), stamp.generation, 1);
+        assert_eq!(tracker.take_unstored(), [(key(), 2)]);
+        assert!(tracker.take_unstored().is_empty(), "stored already");
+        tracker.ack(&key(), stamp.generation, 2);
+        let points = tracker.take_unstored();
+        assert_eq!(points, [(key(), 3)]);
+        tracker.store_again(&points);
+        assert_eq!(
+            tracker.take_unstored(),
+            [(key(), 3)],
+            "a failed store is retried"
+        );
+    }
+
+    #[test]
     fn nothing_to_commit_twice() {
         let mut tracker = Tracker::default();
         tracker.assign(key());
@@ -326,5 +416,15 @@ mod tests {
         tracker.committed(&key(), 1);
         assert!(tracker.uncommitted().is_empty());
         assert_eq!(tracker.revoke(&key()), None);
+    }
+
+    #[test]
+    fn acks_after_the_shutdown_commit_are_refused() {
+        let mut tracker = Tracker::default();
+        tracker.assign(key());
+        let stamp = out(&mut tracker, 0..2);
+        tracker.ack(&key(), stamp.generation, 0);
+        assert_eq!(tracker.close(), [(key(), 1)]);
+        assert_eq!(tracker.ack(&key(), stamp.generation, 1), Acked::Closed);
     }
 }
