@@ -6,6 +6,10 @@
 //!   subscriber, so the server never cuts either side off as a slow consumer.
 //! - request/reply, 128 B: one request at a time; the SDK requester against an SDK responder,
 //!   raw `Client::request` against a raw responder loop; p50 and p99 of the round trip.
+//!
+//! `SB_BENCH_NATS_ONLY=raw` (or `sdk`) runs one side alone, each path with a non-zero size
+//! once, and prints its figures without a table: a profile of one side (callgrind) then holds
+//! nothing of the other.
 
 use std::{
     convert::Infallible,
@@ -237,6 +241,40 @@ async fn main() {
     );
     let messages = number("SB_BENCH_NATS_MESSAGES", 300_000);
     let requests = number("SB_BENCH_NATS_REQUESTS", 4_000);
+    match env("SB_BENCH_NATS_ONLY", "").as_str() {
+        "" => {}
+        "raw" => {
+            if messages > 0 {
+                eprintln!(
+                    "raw pub→sub: {:?}",
+                    raw_throughput(&raw_pub, &raw_sub, messages).await
+                );
+            }
+            if requests > 0 {
+                eprintln!(
+                    "raw request: {:?}",
+                    raw_request(&raw_pub, &raw_sub, requests).await
+                );
+            }
+            return;
+        }
+        "sdk" => {
+            if messages > 0 {
+                eprintln!(
+                    "sdk pub→sub: {:?}",
+                    sdk_throughput(&sdk_pub, &sdk_sub, messages).await
+                );
+            }
+            if requests > 0 {
+                eprintln!(
+                    "sdk request: {:?}",
+                    sdk_request(&sdk_pub, &sdk_sub, requests).await
+                );
+            }
+            return;
+        }
+        other => panic!("SB_BENCH_NATS_ONLY={other}: expected raw or sdk"),
+    }
     print_header();
     compare(
         "NATS pub→sub, 128 B (raw: async-nats)",
