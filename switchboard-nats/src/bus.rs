@@ -5,7 +5,7 @@ use futures::StreamExt;
 use switchboard_core::{
     Envelope, Pattern, Publisher, Result, Subject, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
 };
 
 use crate::{NatsConfig, codec, error, settle::settled};
@@ -36,6 +36,8 @@ impl Default for BusConfig {
 pub struct NatsBus {
     pub(crate) client: Client,
     pub(crate) config: BusConfig,
+    publishes: Sends,
+    pub(crate) requests: Sends,
 }
 
 impl std::fmt::Debug for NatsBus {
@@ -54,7 +56,12 @@ impl NatsBus {
 
     /// A bus over an existing client.
     pub fn with_config(client: Client, config: BusConfig) -> Self {
-        NatsBus { client, config }
+        NatsBus {
+            client,
+            config,
+            publishes: Sends::new(Operation::Publish, codec::SYSTEM),
+            requests: Sends::new(Operation::Request, codec::SYSTEM),
+        }
     }
 
     /// Connects to `url` with the default [`NatsConfig`].
@@ -72,7 +79,7 @@ impl Publisher for NatsBus {
     async fn publish(&self, mut msg: Envelope) -> Result<()> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
-        let out = Outgoing::start(Operation::Publish, codec::SYSTEM, &mut msg);
+        let out = self.publishes.start(&mut msg);
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
         out.run(async {

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use futures::StreamExt;
 use switchboard_core::{
     BoxError, Envelope, Group, Headers, Reply, Requester, Responder, Result, Serving, Subject,
-    outgoing::{Operation, Outgoing},
     request::{Answer, ERROR_HEADER, answer},
 };
 use tower::Service;
@@ -18,7 +17,7 @@ impl Requester for NatsBus {
     async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
-        let out = Outgoing::start(Operation::Request, codec::SYSTEM, &mut msg);
+        let out = self.requests.start(&mut msg);
         let headers = codec::encode_headers(&msg)?;
         let size = msg.payload().len();
         let request = async_nats::Request::new()

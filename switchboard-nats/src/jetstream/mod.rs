@@ -20,7 +20,7 @@ use async_nats::{
 };
 use switchboard_core::{
     Envelope, Error, InvalidInput, LogProducer, Position, Result, Topic, TopicAdmin,
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
 };
 
 pub use config::{JetStreamConfig, StorageType};
@@ -47,6 +47,7 @@ struct Inner {
     config: JetStreamConfig,
     /// Topic → name of the stream that stores it.
     streams: Mutex<HashMap<Topic, StreamOf>>,
+    appends: Sends,
 }
 
 /// The stream that stores a topic, and whether it stores that topic alone.
@@ -79,6 +80,7 @@ impl JetStreamLog {
                 context,
                 config,
                 streams: Mutex::default(),
+                appends: Sends::new(Operation::Append, "jetstream"),
             }),
         }
     }
@@ -264,7 +266,7 @@ impl LogProducer for JetStreamLog {
     /// append that failed after the server stored it does not store it twice.
     async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.inner.client.max_payload())?;
-        let out = Outgoing::start(Operation::Append, "jetstream", &mut msg);
+        let out = self.inner.appends.start(&mut msg);
         out.run(async {
         let topic = msg.subject().clone();
         if self.inner.config.create_streams {
