@@ -13,6 +13,10 @@
 //! | [`CONTENT_TYPE`] | the payload's media type | such as `application/json` |
 //! | [`TRACEPARENT`], [`TRACESTATE`] | W3C trace context | as the W3C specification writes them |
 //!
+//! Core NATS sends [`ID`] and [`TIMESTAMP`] only when configured to
+//! ([`BusCapabilities`](crate::BusCapabilities)); a message without them gets a fresh id and
+//! the time it arrived, as [`Received::into_envelope`] does for any message.
+//!
 //! ```
 //! use bytes::Bytes;
 //! use switchboard_core::{Subject, header::{self, Received}};

@@ -3,14 +3,14 @@
 use async_nats::Client;
 use futures::StreamExt;
 use switchboard_core::{
-    Envelope, Pattern, Publisher, Result, Subject, Subscriber,
+    BusCapabilities, Envelope, Pattern, Publisher, Result, Subject, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
     outgoing::{Operation, Sends},
 };
 
 use crate::{NatsConfig, codec, error, settle::settled};
 
-/// Bounds of a [`NatsBus`].
+/// Bounds and wire form of a [`NatsBus`].
 #[derive(Clone, Copy, Debug)]
 pub struct BusConfig {
     /// Messages queued per subscription before it starts missing them (then it yields one
@@ -18,6 +18,17 @@ pub struct BusConfig {
     pub subscriber_capacity: usize,
     /// Requests one responder handles at once.
     pub responder_concurrency: usize,
+    /// Send each published message's and request's [`Envelope::id`] and
+    /// [`Envelope::timestamp`] as the [`ID_HEADER`](crate::ID_HEADER) and
+    /// [`TIMESTAMP_HEADER`](crate::TIMESTAMP_HEADER) headers, so receivers get them as sent.
+    ///
+    /// Off by default: receivers give each message a fresh id and the time it arrived, as they
+    /// do for messages of plain NATS clients, and a message without key, headers or trace
+    /// context goes out as a bare `PUB`, at the raw client's cost. (The header block made
+    /// every message cost four times the instructions, docs/benchmarks.md.) Turn it on when
+    /// subscribers deduplicate or correlate by id, or need the sender's time. The key, the
+    /// headers and the trace context are always sent; JetStream appends always carry the id.
+    pub send_id_and_timestamp: bool,
 }
 
 impl Default for BusConfig {
@@ -25,6 +36,18 @@ impl Default for BusConfig {
         BusConfig {
             subscriber_capacity: 16 * 1024,
             responder_concurrency: 256,
+            send_id_and_timestamp: false,
+        }
+    }
+}
+
+impl BusConfig {
+    /// What a bus with this configuration carries of an envelope.
+    pub const fn capabilities(&self) -> BusCapabilities {
+        if self.send_id_and_timestamp {
+            BusCapabilities::WHOLE_ENVELOPE
+        } else {
+            BusCapabilities::WITHOUT_ID_AND_TIMESTAMP
         }
     }
 }
@@ -73,6 +96,11 @@ impl NatsBus {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// What this bus carries of an envelope ([`BusConfig::send_id_and_timestamp`]).
+    pub const fn capabilities(&self) -> BusCapabilities {
+        self.config.capabilities()
+    }
 }
 
 impl Publisher for NatsBus {
@@ -80,9 +108,10 @@ impl Publisher for NatsBus {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
         let out = self.publishes.start(&mut msg);
-        let headers = codec::encode_headers(&msg)?;
+        let headers = codec::encode_headers(&msg, self.config.send_id_and_timestamp)?;
         let size = msg.payload().len();
         out.run(async {
+            // No headers: async-nats sends a bare `PUB`.
             self.client
                 .publish_with_headers(
                     msg.subject().as_str().to_owned(),

@@ -18,7 +18,7 @@ impl Requester for NatsBus {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
         let out = self.requests.start(&mut msg);
-        let headers = codec::encode_headers(&msg)?;
+        let headers = codec::encode_headers(&msg, self.config.send_id_and_timestamp)?;
         let size = msg.payload().len();
         let request = async_nats::Request::new()
             .payload(msg.payload().clone())

@@ -234,7 +234,7 @@ impl JetStreamLog {
 
     async fn publish(&self, msg: &Envelope) -> Result<jetstream::publish::PublishAck> {
         let limit = self.inner.client.max_payload();
-        let mut headers = codec::encode_headers(msg)?;
+        let mut headers = codec::encode_headers(msg, true)?;
         headers.insert(codec::MSG_ID_HEADER, msg.id().to_string().as_str());
         let publish = PublishMessage::build()
             .payload(msg.payload().clone())
