@@ -22,9 +22,10 @@
 //! span, or, outside any trace, the context the message already carries (a forwarder such as
 //! the outbox relay continues the trace it was given).
 //!
-//! When no subscriber is interested in the span (no subscriber, or its level filtered out), it
-//! is disabled: no allocation, no OpenTelemetry work, and the current span's context (if any)
-//! is injected instead.
+//! When no subscriber is interested in the span (its level filtered out), it is disabled: no
+//! allocation, no OpenTelemetry work, and the current span's context (if any) is injected
+//! instead. With no subscriber at all there is no span (nor, with tracing's `log` feature, a
+//! log record of it) and nothing to inject.
 
 use std::{borrow::Cow, future::Future};
 
@@ -146,6 +147,12 @@ impl<'a> Outgoing<'a> {
     }
 
     fn open_with(sends: Cow<'a, Sends>, msg: &Envelope) -> Self {
+        if trace::no_subscriber() {
+            return Outgoing {
+                span: Span::none(),
+                sends,
+            };
+        }
         let operation = sends.operation;
         let span = tracing::info_span!(
             "send",
@@ -168,6 +175,10 @@ impl<'a> Outgoing<'a> {
     /// Writes the producer span's trace context into `headers` (the current span's when the
     /// producer span is disabled).
     pub fn inject(&self, headers: &mut Headers) {
+        if self.span.is_none() {
+            // No subscriber: no span has a trace context to carry.
+            return;
+        }
         if self.span.is_disabled() {
             trace::inject(headers);
         } else {
@@ -183,7 +194,11 @@ impl<'a> Outgoing<'a> {
     /// Runs `send` inside the producer span; once it succeeded, records what it reports
     /// (partition and offset, round-trip time) and counts the message published.
     pub async fn run<T: Sent>(self, send: impl Future<Output = Result<T>>) -> Result<T> {
-        let result = send.instrument(self.span.clone()).await;
+        let result = if self.span.is_none() {
+            send.await
+        } else {
+            send.instrument(self.span.clone()).await
+        };
         self.finish(result)
     }
 
