@@ -1,14 +1,14 @@
 //! [`NatsBus`]: core NATS pub/sub.
 
 use async_nats::Client;
-use futures::StreamExt;
+use futures::{StreamExt, TryFutureExt};
 use switchboard_core::{
     BusCapabilities, Envelope, Pattern, Publisher, Result, Subject, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
     outgoing::{Operation, Sends},
 };
 
-use crate::{NatsConfig, codec, error, settle::settled};
+use crate::{NatsConfig, codec, error, settle::settled, subject::to_client};
 
 /// Bounds and wire form of a [`NatsBus`].
 #[derive(Clone, Copy, Debug)]
@@ -109,19 +109,21 @@ impl Publisher for NatsBus {
         msg.check_size(limit)?;
         let out = self.publishes.start(&mut msg);
         let headers = codec::encode_headers(&msg, self.config.send_id_and_timestamp)?;
-        let size = msg.payload().len();
-        out.run(async {
-            // No headers: async-nats sends a bare `PUB`.
-            self.client
-                .publish_with_headers(
-                    msg.subject().as_str().to_owned(),
-                    headers,
-                    msg.payload().clone(),
-                )
-                .await
-                .map_err(|err| error::publish(err, size, limit))
-        })
-        .await
+        let (subject, payload) = (to_client(msg.subject()), msg.payload().clone());
+        // Not kept across the send: every byte of this future is copied as it is built.
+        drop(msg);
+        let size = payload.len();
+        let failed = move |err| error::publish(err, size, limit);
+        match headers {
+            Some(headers) => {
+                let send = self.client.publish_with_headers(subject, headers, payload);
+                out.run(send.map_err(failed)).await
+            }
+            None => {
+                out.run(self.client.publish(subject, payload).map_err(failed))
+                    .await
+            }
+        }
     }
 }
 

@@ -64,11 +64,14 @@ pub(crate) fn user_headers(headers: &Headers) -> Result<HeaderMap, InvalidInput>
 }
 
 /// The headers of a sent envelope: user headers and key, and with `id_and_timestamp` its id
-/// and timestamp. Empty when there is none of them: the message then goes as a bare `PUB`.
+/// and timestamp. `None` when there is none of them: the message goes as a bare `PUB`.
 pub(crate) fn encode_headers(
     msg: &Envelope,
     id_and_timestamp: bool,
-) -> Result<HeaderMap, InvalidInput> {
+) -> Result<Option<HeaderMap>, InvalidInput> {
+    if !id_and_timestamp && msg.key().is_none() && msg.headers().is_empty() {
+        return Ok(None);
+    }
     let mut map = user_headers(msg.headers())?;
     if id_and_timestamp {
         // `encode_lower` rather than `to_string`: the formatting machinery cost more than the
@@ -91,7 +94,7 @@ pub(crate) fn encode_headers(
         })?;
         map.insert(HeaderName::from_static(KEY_HEADER), value);
     }
-    Ok(map)
+    Ok(Some(map))
 }
 
 /// The header pairs of a received message, without `skip` (in any case); of a repeated name
@@ -148,7 +151,7 @@ mod tests {
             .with_key("customer-7")
             .with_header("trace-id", "abc")
             .with_header("content-type", "application/json");
-        let map = encode_headers(&sent, true).unwrap();
+        let map = encode_headers(&sent, true).unwrap().unwrap();
         let got = decode("a.b", Some(&map), sent.payload().clone(), &[]).unwrap();
         assert_eq!(got.id(), sent.id());
         assert_eq!(got.key(), Some("customer-7"));
@@ -164,9 +167,9 @@ mod tests {
     fn by_default_only_the_key_and_headers_are_sent() {
         let subject = Subject::new("a.b").unwrap();
         let plain = Envelope::new(subject.clone(), "x");
-        assert!(encode_headers(&plain, false).unwrap().is_empty());
+        assert!(encode_headers(&plain, false).unwrap().is_none());
         let keyed = plain.with_key("k").with_header("x-n", "7");
-        let map = encode_headers(&keyed, false).unwrap();
+        let map = encode_headers(&keyed, false).unwrap().unwrap();
         let names: Vec<&str> = map.iter().map(|(name, _)| name.as_ref()).collect();
         assert_eq!(names.len(), 2, "{names:?}");
         assert!(names.contains(&KEY_HEADER) && names.contains(&"x-n"));

@@ -46,7 +46,7 @@ proptest! {
             msg = msg.with_header(name.as_str(), value.as_str());
         }
         let map = encode_headers(&msg, id_and_timestamp).unwrap();
-        let got = decode("a.b", Some(&map), Bytes::from_static(b"x"), &[]).unwrap();
+        let got = decode("a.b", map.as_ref(), Bytes::from_static(b"x"), &[]).unwrap();
         prop_assert_eq!(got.id() == msg.id(), id_and_timestamp);
         prop_assert_eq!(got.key(), key.as_deref());
         prop_assert_eq!(got.headers(), msg.headers());

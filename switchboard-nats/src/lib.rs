@@ -68,12 +68,14 @@ mod bus;
 mod codec;
 #[cfg(test)]
 mod codec_props;
+mod concurrent;
 mod connect;
 mod error;
 mod jetstream;
 mod kv;
 mod request;
 mod settle;
+mod subject;
 
 pub use async_nats;
 pub use bus::{BusConfig, NatsBus, NatsSubscription};

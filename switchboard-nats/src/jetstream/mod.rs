@@ -26,7 +26,7 @@ use switchboard_core::{
 pub use config::{JetStreamConfig, StorageType};
 pub use consumer::JetStreamDeliveries;
 
-use crate::{NatsConfig, NatsError, codec};
+use crate::{NatsConfig, NatsError, codec, subject::to_client};
 
 /// A durable log on JetStream: [`LogProducer`], [`LogConsumer`](switchboard_core::LogConsumer)
 /// and [`TopicAdmin`]. Cheap to clone.
@@ -234,7 +234,7 @@ impl JetStreamLog {
 
     async fn publish(&self, msg: &Envelope) -> Result<jetstream::publish::PublishAck> {
         let limit = self.inner.client.max_payload();
-        let mut headers = codec::encode_headers(msg, true)?;
+        let mut headers = codec::encode_headers(msg, true)?.unwrap_or_default();
         headers.insert(codec::MSG_ID_HEADER, msg.id().to_string().as_str());
         let publish = PublishMessage::build()
             .payload(msg.payload().clone())
@@ -254,7 +254,7 @@ impl JetStreamLog {
         let ack = self
             .inner
             .context
-            .send_publish(msg.subject().as_str().to_owned(), publish)
+            .send_publish(to_client(msg.subject()), publish)
             .await
             .map_err(map)?;
         ack.await.map_err(map)
