@@ -83,7 +83,7 @@ pub use log::{
 };
 pub use names::{Group, Key, Namespace, Pattern, Subject, Topic};
 pub use page::{PAGE_PREFIX, PagePattern, PageSubject};
-pub use pubsub::{DynPublisher, DynSubscriber, Publisher, Subscriber};
+pub use pubsub::{BusCapabilities, DynPublisher, DynSubscriber, Publisher, Subscriber};
 pub use request::{
     DynRequester, DynResponder, Reply, RequestService, Requester, Responder, Serving,
 };

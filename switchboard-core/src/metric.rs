@@ -5,8 +5,6 @@
 //! text at `GET /metrics`). [`CATALOGUE`] lists every metric with its labels and meaning;
 //! docs/operations.md is checked against it.
 
-use std::time::Duration;
-
 /// Where a metric's value comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -154,9 +152,11 @@ pub fn describe() {
     }
 }
 
-/// Counts a message handed to `backend` on `flow` (`pubsub`, `log` or `request`).
-pub fn published(flow: &'static str, backend: &'static str) {
-    ::metrics::counter!(PUBLISHED, "flow" => flow, "backend" => backend).increment(1);
+/// The counter of messages handed to `backend` on `flow` (`pubsub`, `log`, `request` or
+/// `outbox`), registered with the current recorder: keep it and increment it per message
+/// ([`outgoing::Sends`](crate::outgoing::Sends) does).
+pub fn published_counter(flow: &'static str, backend: &'static str) -> ::metrics::Counter {
+    ::metrics::counter!(PUBLISHED, "flow" => flow, "backend" => backend)
 }
 
 /// Counts a message delivered by `backend` on `flow`.
@@ -169,10 +169,10 @@ pub fn lagged(backend: &'static str, missed: u64) {
     ::metrics::counter!(DROPPED, "flow" => "pubsub", "backend" => backend).increment(missed);
 }
 
-/// Records the round trip of a request `backend` answered.
-pub fn request_duration(backend: &'static str, rtt: Duration) {
+/// The histogram of the round trips of requests `backend` answered, in seconds, registered
+/// with the current recorder: keep it and record each round trip.
+pub fn request_duration_histogram(backend: &'static str) -> ::metrics::Histogram {
     ::metrics::histogram!(REQUEST_DURATION, "flow" => "request", "backend" => backend)
-        .record(rtt.as_secs_f64());
 }
 
 /// Counts one durable-log delivery event of `backend` (`flow = log`) on the counter `name`.

@@ -10,12 +10,37 @@
 //!   documents its bound. The in-memory transport drops the overflow for that subscriber only
 //!   and yields one [`Error::Lagged`](crate::Error::Lagged) item saying how many it missed.
 //! - Dropping the stream unsubscribes.
+//! - Subject, payload, key and headers arrive as sent. The id and timestamp do where the
+//!   backend states [`BusCapabilities::keeps_id_and_timestamp`]; elsewhere the receiver gives
+//!   the message a fresh id and the time it arrived. The same holds for requests.
 
 use std::{future::Future, sync::Arc};
 
 use futures::{Stream, StreamExt, stream::BoxStream};
 
 use crate::{Envelope, Pattern, Result, erased::dyn_twin};
+
+/// What a pub/sub or request/reply transport carries of an [`Envelope`] beyond its subject,
+/// payload, key and headers, which every one carries. The conformance kit checks each backend
+/// against what it states (`docs/conformance.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct BusCapabilities {
+    /// The id and timestamp the sender gave the envelope arrive with it; otherwise the
+    /// receiver gives it a fresh id and the time it arrived.
+    pub keeps_id_and_timestamp: bool,
+}
+
+impl BusCapabilities {
+    /// Every field arrives as sent.
+    pub const WHOLE_ENVELOPE: BusCapabilities = BusCapabilities {
+        keeps_id_and_timestamp: true,
+    };
+    /// The id and timestamp are the receiver's.
+    pub const WITHOUT_ID_AND_TIMESTAMP: BusCapabilities = BusCapabilities {
+        keeps_id_and_timestamp: false,
+    };
+}
 
 /// Publishes messages to subjects.
 pub trait Publisher: Send + Sync {

@@ -140,7 +140,12 @@ where
     S::Error: Into<BoxError>,
 {
     let span = trace::consumer_span(system, "process", &request);
-    match svc.oneshot(request).instrument(span).await {
+    let answered = if span.is_none() {
+        svc.oneshot(request).await
+    } else {
+        svc.oneshot(request).instrument(span).await
+    };
+    match answered {
         Ok(answer) => {
             let Answer { payload, headers } = answer.into();
             (payload, headers)

@@ -29,7 +29,7 @@ use opentelemetry::{
     trace::{TraceContextExt, TraceId},
 };
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use tracing::{Span, field};
+use tracing::{Span, field, subscriber::NoSubscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub use crate::header::{TRACEPARENT, TRACESTATE};
@@ -58,6 +58,15 @@ impl Extractor for Extract<'_> {
     fn keys(&self) -> Vec<&str> {
         self.0.iter().map(|(name, _)| name).collect()
     }
+}
+
+/// Whether this thread has no tracing subscriber, so no span can be recorded.
+///
+/// Spans are then not made at all: tracing's `log` compatibility would still record a
+/// disabled span's fields and log its every enter and exit, which cost more per message than
+/// the rest of the send or receive bookkeeping.
+pub(crate) fn no_subscriber() -> bool {
+    tracing::dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>())
 }
 
 /// Writes the current span's trace context into `headers`; see [`inject_from`].
@@ -114,8 +123,12 @@ pub fn span_trace_id(span: &Span) -> Option<TraceId> {
 ///
 /// `system` is the `messaging.system` (`kafka`, `nats`, `redis`, `memory`…), `operation` the
 /// `messaging.operation.type` (`receive` or `process`). Partition and offset are left empty for
-/// the caller to record where the transport has them.
+/// the caller to record where the transport has them. Without a subscriber it is
+/// [`Span::none`].
 pub fn consumer_span(system: &'static str, operation: &'static str, msg: &Envelope) -> Span {
+    if no_subscriber() {
+        return Span::none();
+    }
     let span = tracing::info_span!(
         "consume",
         otel.name = %format_args!("{operation} {}", msg.subject()),

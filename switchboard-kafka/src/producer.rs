@@ -9,7 +9,7 @@ use rdkafka::{
 };
 use switchboard_core::{
     Envelope, Error, InvalidInput, LogProducer, Position, Result,
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
 };
 use tracing::debug;
 
@@ -35,6 +35,7 @@ pub struct KafkaProducer {
     max_message_bytes: usize,
     delivery_timeout: Duration,
     request_timeout: Duration,
+    appends: Sends,
 }
 
 impl std::fmt::Debug for KafkaProducer {
@@ -60,6 +61,7 @@ impl KafkaProducer {
             max_message_bytes,
             delivery_timeout: config.delivery_timeout(),
             request_timeout: config.request_timeout(),
+            appends: Sends::new(Operation::Append, "kafka"),
         })
     }
 
@@ -151,7 +153,7 @@ fn is_queue_full(err: &KafkaError) -> bool {
 
 impl LogProducer for KafkaProducer {
     fn append(&self, mut msg: Envelope) -> impl Future<Output = Result<Position>> + Send {
-        let out = Outgoing::start(Operation::Append, "kafka", &mut msg);
+        let out = self.appends.start(&mut msg);
         // Enqueue now, not on first poll: call order is partition order.
         let first = self.enqueue(&msg);
         let this = self.clone();

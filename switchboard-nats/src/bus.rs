@@ -1,16 +1,16 @@
 //! [`NatsBus`]: core NATS pub/sub.
 
 use async_nats::Client;
-use futures::StreamExt;
+use futures::{StreamExt, TryFutureExt};
 use switchboard_core::{
-    Envelope, Pattern, Publisher, Result, Subject, Subscriber,
+    BusCapabilities, Envelope, Pattern, Publisher, Result, Subject, Subscriber,
     lagging::{Lagging, LaggingSender, lagging_channel},
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
 };
 
-use crate::{NatsConfig, codec, error, settle::settled};
+use crate::{NatsConfig, codec, error, settle::settled, subject::to_client};
 
-/// Bounds of a [`NatsBus`].
+/// Bounds and wire form of a [`NatsBus`].
 #[derive(Clone, Copy, Debug)]
 pub struct BusConfig {
     /// Messages queued per subscription before it starts missing them (then it yields one
@@ -18,6 +18,18 @@ pub struct BusConfig {
     pub subscriber_capacity: usize,
     /// Requests one responder handles at once.
     pub responder_concurrency: usize,
+    /// Send each published message's and request's [`Envelope::id`] and
+    /// [`Envelope::timestamp`] as the [`ID_HEADER`](crate::ID_HEADER) and
+    /// [`TIMESTAMP_HEADER`](crate::TIMESTAMP_HEADER) headers, so receivers get them as sent.
+    ///
+    /// Off by default: receivers give each message a fresh id and the time it arrived, as they
+    /// do for messages of plain NATS clients, and a message without key, headers or trace
+    /// context goes out as a bare `PUB`, at the raw client's cost. (Building and parsing the
+    /// header block cost three times what the raw client spends on a whole message,
+    /// docs/benchmarks.md.) Turn it on when subscribers or responders deduplicate or correlate
+    /// by id, or need the sender's time. The key, the headers and the trace context are always
+    /// sent; JetStream appends always carry the id.
+    pub send_id_and_timestamp: bool,
 }
 
 impl Default for BusConfig {
@@ -25,6 +37,18 @@ impl Default for BusConfig {
         BusConfig {
             subscriber_capacity: 16 * 1024,
             responder_concurrency: 256,
+            send_id_and_timestamp: false,
+        }
+    }
+}
+
+impl BusConfig {
+    /// What a bus with this configuration carries of an envelope.
+    pub const fn capabilities(&self) -> BusCapabilities {
+        if self.send_id_and_timestamp {
+            BusCapabilities::WHOLE_ENVELOPE
+        } else {
+            BusCapabilities::WITHOUT_ID_AND_TIMESTAMP
         }
     }
 }
@@ -36,6 +60,8 @@ impl Default for BusConfig {
 pub struct NatsBus {
     pub(crate) client: Client,
     pub(crate) config: BusConfig,
+    publishes: Sends,
+    pub(crate) requests: Sends,
 }
 
 impl std::fmt::Debug for NatsBus {
@@ -54,7 +80,12 @@ impl NatsBus {
 
     /// A bus over an existing client.
     pub fn with_config(client: Client, config: BusConfig) -> Self {
-        NatsBus { client, config }
+        NatsBus {
+            client,
+            config,
+            publishes: Sends::new(Operation::Publish, codec::SYSTEM),
+            requests: Sends::new(Operation::Request, codec::SYSTEM),
+        }
     }
 
     /// Connects to `url` with the default [`NatsConfig`].
@@ -66,26 +97,34 @@ impl NatsBus {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// What this bus carries of an envelope ([`BusConfig::send_id_and_timestamp`]).
+    pub const fn capabilities(&self) -> BusCapabilities {
+        self.config.capabilities()
+    }
 }
 
 impl Publisher for NatsBus {
     async fn publish(&self, mut msg: Envelope) -> Result<()> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
-        let out = Outgoing::start(Operation::Publish, codec::SYSTEM, &mut msg);
-        let headers = codec::encode_headers(&msg)?;
-        let size = msg.payload().len();
-        out.run(async {
-            self.client
-                .publish_with_headers(
-                    msg.subject().as_str().to_owned(),
-                    headers,
-                    msg.payload().clone(),
-                )
-                .await
-                .map_err(|err| error::publish(err, size, limit))
-        })
-        .await
+        let out = self.publishes.start(&mut msg);
+        let headers = codec::encode_headers(&msg, self.config.send_id_and_timestamp)?;
+        let (subject, payload) = (to_client(msg.subject()), msg.payload().clone());
+        // Not kept across the send: every byte of this future is copied as it is built.
+        drop(msg);
+        let size = payload.len();
+        let failed = move |err| error::publish(err, size, limit);
+        match headers {
+            Some(headers) => {
+                let send = self.client.publish_with_headers(subject, headers, payload);
+                out.run(send.map_err(failed)).await
+            }
+            None => {
+                out.run(self.client.publish(subject, payload).map_err(failed))
+                    .await
+            }
+        }
     }
 }
 

@@ -63,14 +63,27 @@ pub(crate) fn user_headers(headers: &Headers) -> Result<HeaderMap, InvalidInput>
     Ok(map)
 }
 
-/// The headers of a published envelope: user headers plus id, key and timestamp.
-pub(crate) fn encode_headers(msg: &Envelope) -> Result<HeaderMap, InvalidInput> {
+/// The headers of a sent envelope: user headers and key, and with `id_and_timestamp` its id
+/// and timestamp. `None` when there is none of them: the message goes as a bare `PUB`.
+pub(crate) fn encode_headers(
+    msg: &Envelope,
+    id_and_timestamp: bool,
+) -> Result<Option<HeaderMap>, InvalidInput> {
+    if !id_and_timestamp && msg.key().is_none() && msg.headers().is_empty() {
+        return Ok(None);
+    }
     let mut map = user_headers(msg.headers())?;
-    // `encode_lower` rather than `to_string`: the formatting machinery cost more than the
-    // rest of the header block.
-    let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let id: &str = msg.id().hyphenated().encode_lower(&mut id);
-    map.insert(HeaderName::from_static(ID_HEADER), HeaderValue::from(id));
+    if id_and_timestamp {
+        // `encode_lower` rather than `to_string`: the formatting machinery cost more than the
+        // rest of the header block.
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id: &str = msg.id().hyphenated().encode_lower(&mut id);
+        map.insert(HeaderName::from_static(ID_HEADER), HeaderValue::from(id));
+        map.insert(
+            HeaderName::from_static(TIMESTAMP_HEADER),
+            HeaderValue::from(header::format_timestamp(msg.timestamp())),
+        );
+    }
     if let Some(key) = msg.key() {
         let value: HeaderValue = key.parse().map_err(|_| {
             header_error(
@@ -81,11 +94,7 @@ pub(crate) fn encode_headers(msg: &Envelope) -> Result<HeaderMap, InvalidInput> 
         })?;
         map.insert(HeaderName::from_static(KEY_HEADER), value);
     }
-    map.insert(
-        HeaderName::from_static(TIMESTAMP_HEADER),
-        HeaderValue::from(header::format_timestamp(msg.timestamp())),
-    );
-    Ok(map)
+    Ok(Some(map))
 }
 
 /// The header pairs of a received message, without `skip` (in any case); of a repeated name
@@ -142,7 +151,7 @@ mod tests {
             .with_key("customer-7")
             .with_header("trace-id", "abc")
             .with_header("content-type", "application/json");
-        let map = encode_headers(&sent).unwrap();
+        let map = encode_headers(&sent, true).unwrap().unwrap();
         let got = decode("a.b", Some(&map), sent.payload().clone(), &[]).unwrap();
         assert_eq!(got.id(), sent.id());
         assert_eq!(got.key(), Some("customer-7"));
@@ -155,18 +164,32 @@ mod tests {
     }
 
     #[test]
+    fn by_default_only_the_key_and_headers_are_sent() {
+        let subject = Subject::new("a.b").unwrap();
+        let plain = Envelope::new(subject.clone(), "x");
+        assert!(encode_headers(&plain, false).unwrap().is_none());
+        let keyed = plain.with_key("k").with_header("x-n", "7");
+        let map = encode_headers(&keyed, false).unwrap().unwrap();
+        let names: Vec<&str> = map.iter().map(|(name, _)| name.as_ref()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&KEY_HEADER) && names.contains(&"x-n"));
+    }
+
+    #[test]
     fn headers_nats_cannot_carry_are_typed_errors() {
         let subject = Subject::new("a").unwrap();
         for (name, value) in [("bad name", "v"), ("a:b", "v"), ("ok", "two\nlines")] {
             let msg = Envelope::new(subject.clone(), "x").with_header(name, value);
-            assert!(matches!(
-                encode_headers(&msg),
-                Err(InvalidInput::InvalidName { .. })
-            ));
+            for id_and_timestamp in [false, true] {
+                assert!(matches!(
+                    encode_headers(&msg, id_and_timestamp),
+                    Err(InvalidInput::InvalidName { .. })
+                ));
+            }
         }
         for reserved in [ID_HEADER, "Switchboard-Key", "SWITCHBOARD-TIMESTAMP"] {
             let msg = Envelope::new(subject.clone(), "x").with_header(reserved, "mine");
-            assert!(encode_headers(&msg).is_err(), "{reserved} accepted");
+            assert!(encode_headers(&msg, false).is_err(), "{reserved} accepted");
         }
     }
 

@@ -36,6 +36,7 @@ proptest! {
     fn encoded_messages_round_trip(
         key in proptest::option::of("[ -~]{1,40}"),
         pairs in proptest::collection::btree_map("[a-z][a-z0-9-]{0,11}", "[ -~]{0,40}", 0..6),
+        id_and_timestamp in any::<bool>(),
     ) {
         let mut msg = switchboard_core::Envelope::new(switchboard_core::Subject::new("a.b").unwrap(), "x");
         if let Some(key) = &key {
@@ -44,9 +45,9 @@ proptest! {
         for (name, value) in &pairs {
             msg = msg.with_header(name.as_str(), value.as_str());
         }
-        let map = encode_headers(&msg).unwrap();
-        let got = decode("a.b", Some(&map), Bytes::from_static(b"x"), &[]).unwrap();
-        prop_assert_eq!(got.id(), msg.id());
+        let map = encode_headers(&msg, id_and_timestamp).unwrap();
+        let got = decode("a.b", map.as_ref(), Bytes::from_static(b"x"), &[]).unwrap();
+        prop_assert_eq!(got.id() == msg.id(), id_and_timestamp);
         prop_assert_eq!(got.key(), key.as_deref());
         prop_assert_eq!(got.headers(), msg.headers());
     }

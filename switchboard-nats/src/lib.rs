@@ -55,23 +55,27 @@
 //!
 //! # Wire format
 //!
-//! An [`Envelope`](switchboard_core::Envelope)'s id, key and timestamp travel in the headers
-//! [`ID_HEADER`], [`KEY_HEADER`] and [`TIMESTAMP_HEADER`] of the shared vocabulary
-//! ([`switchboard_core::header`], matched in any case on read); its headers as NATS headers
-//! (names of printable ASCII without `:`, values without line breaks: anything else is
-//! `InvalidInput`); the payload as the body. Messages from plain NATS publishers are accepted
-//! and get a fresh id. On JetStream, the id is also the `Nats-Msg-Id`.
+//! An [`Envelope`](switchboard_core::Envelope)'s key travels in the header [`KEY_HEADER`] of
+//! the shared vocabulary ([`switchboard_core::header`], matched in any case on read); its
+//! headers as NATS headers (names of printable ASCII without `:`, values without line breaks:
+//! anything else is `InvalidInput`); the payload as the body. Its id and timestamp travel as
+//! [`ID_HEADER`] and [`TIMESTAMP_HEADER`] on JetStream (the id is also the `Nats-Msg-Id`), and
+//! on core NATS only with [`BusConfig::send_id_and_timestamp`]: by default the receiver gives a
+//! message a fresh id and the time it arrived, and a message without key, headers or trace
+//! context is a bare `PUB`. Messages from plain NATS publishers are accepted the same way.
 
 mod bus;
 mod codec;
 #[cfg(test)]
 mod codec_props;
+mod concurrent;
 mod connect;
 mod error;
 mod jetstream;
 mod kv;
 mod request;
 mod settle;
+mod subject;
 
 pub use async_nats;
 pub use bus::{BusConfig, NatsBus, NatsSubscription};

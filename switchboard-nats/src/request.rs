@@ -3,35 +3,39 @@
 use std::time::{Duration, Instant};
 
 use async_nats::{HeaderMap, HeaderValue};
-use bytes::Bytes;
-use futures::StreamExt;
 use switchboard_core::{
     BoxError, Envelope, Group, Headers, Reply, Requester, Responder, Result, Serving, Subject,
-    outgoing::{Operation, Outgoing},
-    request::{Answer, ERROR_HEADER, answer},
+    request::{Answer, answer},
 };
 use tower::Service;
 
-use crate::{NatsBus, codec, error, settle::settled};
+use crate::{
+    NatsBus, codec, concurrent::for_each_concurrent, error, settle::settled, subject::to_client,
+};
 
 impl Requester for NatsBus {
     async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         let limit = self.client.max_payload();
         msg.check_size(limit)?;
-        let out = Outgoing::start(Operation::Request, codec::SYSTEM, &mut msg);
-        let headers = codec::encode_headers(&msg)?;
+        let out = self.requests.start(&mut msg);
+        let headers = codec::encode_headers(&msg, self.config.send_id_and_timestamp)?;
         let size = msg.payload().len();
-        let request = async_nats::Request::new()
+        let mut request = async_nats::Request::new()
             .payload(msg.payload().clone())
-            .headers(headers)
             .timeout(Some(timeout));
+        if let Some(headers) = headers {
+            request = request.headers(headers);
+        }
+        let subject = msg.subject().clone();
+        // Not kept across the send: every byte of this future is copied as it is built.
+        drop(msg);
         out.run(async {
             let sent = Instant::now();
             let reply = self
                 .client
-                .send_request(msg.subject().as_str().to_owned(), request)
+                .send_request(to_client(&subject), request)
                 .await
-                .map_err(|err| error::request(err, msg.subject(), timeout, size, limit))?;
+                .map_err(|err| error::request(err, &subject, timeout, size, limit))?;
             let headers = codec::decode_headers(reply.headers.as_ref(), &[]);
             Reply::received(reply.payload, headers, sent)
         })
@@ -58,19 +62,26 @@ impl Responder for NatsBus {
         .map_err(error::unavailable)?;
         settled(&self.client).await?;
         tracing::debug!(subject = %subject, group = ?group, "nats responder serving");
-        let client = self.client.clone();
-        let concurrency = self.config.responder_concurrency.max(1);
-        let task = tokio::spawn(requests.for_each_concurrent(concurrency, move |request| {
-            let svc = svc.clone();
-            let client = client.clone();
-            async move { respond(client, svc, request).await }
-        }));
+        let (client, subject) = (self.client.clone(), subject.clone());
+        let concurrency = self.config.responder_concurrency;
+        let task = tokio::spawn(async move {
+            let (client, subject) = (&client, &subject);
+            for_each_concurrent(requests, concurrency, move |request| {
+                respond(client, svc.clone(), subject.clone(), request)
+            })
+            .await;
+        });
         Ok(Serving::new(task))
     }
 }
 
-async fn respond<S>(client: async_nats::Client, svc: S, request: async_nats::Message)
-where
+/// Answers one request to `subject`, the subject served.
+async fn respond<S>(
+    client: &async_nats::Client,
+    svc: S,
+    subject: Subject,
+    request: async_nats::Message,
+) where
     S: Service<Envelope>,
     S::Response: Into<Answer>,
     S::Error: Into<BoxError>,
@@ -79,22 +90,16 @@ where
         tracing::debug!(subject = %request.subject, "ignoring a request without reply subject");
         return;
     };
-    let (body, headers) = match codec::decode(
-        request.subject.as_str(),
-        request.headers.as_ref(),
-        request.payload,
-        &[],
-    ) {
-        Ok(envelope) => answer(codec::SYSTEM, svc, envelope).await,
-        Err(err) => {
-            let headers = [(ERROR_HEADER, err.to_string())].into_iter().collect();
-            (Bytes::new(), headers)
-        }
+    // A subject has no wildcards, so every request arrives on the served one: nothing to check.
+    let envelope = codec::decode_for(subject, request.headers.as_ref(), request.payload, &[]);
+    let (body, headers) = answer(codec::SYSTEM, svc, envelope).await;
+    let sent = if headers.is_empty() {
+        client.publish(reply_to, body).await
+    } else {
+        let headers = reply_headers(&headers);
+        client.publish_with_headers(reply_to, headers, body).await
     };
-    if let Err(err) = client
-        .publish_with_headers(reply_to, reply_headers(&headers), body)
-        .await
-    {
+    if let Err(err) = sent {
         tracing::warn!(subject = %request.subject, error = %err, "nats reply failed");
     }
 }

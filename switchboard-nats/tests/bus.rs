@@ -1,4 +1,5 @@
-//! NatsBus behaviours beyond the kit: the slow-subscriber bound and typed bad input.
+//! NatsBus behaviours beyond the kit: the wire form, the slow-subscriber bound and typed bad
+//! input.
 
 mod common;
 
@@ -6,9 +7,59 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use switchboard_core::{
-    Envelope, Error, InvalidInput, Publisher, Requester, Subscriber, testkit::Names,
+    Envelope, Error, InvalidInput, Publisher, Requester, Subscriber, header, testkit::Names,
 };
 use switchboard_nats::{BusConfig, NatsBus};
+
+/// What a plain subscriber on the same connection receives of `msg` published by `bus`.
+async fn as_plain_client_sees(bus: &NatsBus, msg: Envelope) -> async_nats::Message {
+    // One connection: the server handles the `SUB` before the `PUB` that follows it.
+    let mut plain = bus
+        .client()
+        .subscribe(msg.subject().as_str().to_owned())
+        .await
+        .expect("plain subscribe");
+    bus.publish(msg).await.expect("publish");
+    tokio::time::timeout(Duration::from_secs(10), plain.next())
+        .await
+        .expect("the message within 10 s")
+        .expect("the plain subscription ended")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_envelope_goes_out_without_headers() {
+    let bus = NatsBus::new(common::client().await);
+    let subject = Names::unique().subject("bare");
+    let got = as_plain_client_sees(&bus, Envelope::new(subject.clone(), "x")).await;
+    assert_eq!(got.headers, None, "a bare PUB has no header block");
+    let got = as_plain_client_sees(&bus, Envelope::new(subject, "x").with_key("k")).await;
+    let headers = got.headers.expect("the key travels as a header");
+    assert_eq!(headers.get(header::KEY).map(|v| v.as_str()), Some("k"));
+    assert_eq!(headers.get(header::ID), None);
+    assert_eq!(headers.get(header::TIMESTAMP), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opt_in_sends_id_and_timestamp() {
+    let config = BusConfig {
+        send_id_and_timestamp: true,
+        ..BusConfig::default()
+    };
+    let bus = NatsBus::with_config(common::client().await, config);
+    let sent = Envelope::new(Names::unique().subject("ids"), "x");
+    let got = as_plain_client_sees(&bus, sent.clone()).await;
+    let headers = got.headers.expect("id and timestamp headers");
+    let id = sent.id().hyphenated().to_string();
+    assert_eq!(
+        headers.get(header::ID).map(|v| v.as_str()),
+        Some(id.as_str())
+    );
+    let timestamp = header::format_timestamp(sent.timestamp());
+    assert_eq!(
+        headers.get(header::TIMESTAMP).map(|v| v.as_str()),
+        Some(timestamp.as_str())
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_subscriber_misses_overflow_and_is_told_how_much() {

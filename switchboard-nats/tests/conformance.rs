@@ -5,18 +5,30 @@ mod common;
 use std::{sync::Mutex, time::Duration};
 
 use switchboard_core::{
-    Namespace, Topic, TopicAdmin,
+    BusCapabilities, Namespace, Topic, TopicAdmin,
     testkit::{KeyValueFixture, LogFixture, PubSubFixture, RequestReplyFixture},
 };
-use switchboard_nats::{JetStreamKeyValue, JetStreamKv, JetStreamLog, NatsBus};
+use switchboard_nats::{BusConfig, JetStreamKeyValue, JetStreamKv, JetStreamLog, NatsBus};
 
 struct Nats {
     bus: NatsBus,
 }
 
+/// The bus as configured by default: ids and timestamps are the receiver's.
 async fn setup() -> Nats {
     Nats {
         bus: NatsBus::new(common::client().await),
+    }
+}
+
+/// A bus that sends each envelope's id and timestamp.
+async fn setup_with_ids() -> Nats {
+    let config = BusConfig {
+        send_id_and_timestamp: true,
+        ..BusConfig::default()
+    };
+    Nats {
+        bus: NatsBus::with_config(common::client().await, config),
     }
 }
 
@@ -29,6 +41,9 @@ impl PubSubFixture for Nats {
     fn subscriber(&self) -> NatsBus {
         self.bus.clone()
     }
+    fn capabilities(&self) -> BusCapabilities {
+        self.bus.capabilities()
+    }
 }
 
 impl RequestReplyFixture for Nats {
@@ -39,6 +54,9 @@ impl RequestReplyFixture for Nats {
     }
     fn responder(&self) -> NatsBus {
         self.bus.clone()
+    }
+    fn capabilities(&self) -> BusCapabilities {
+        self.bus.capabilities()
     }
 }
 
@@ -82,6 +100,30 @@ impl LogFixture for JetStream {
 
 switchboard_core::pubsub_conformance!(setup);
 switchboard_core::request_reply_conformance!(setup);
+
+/// With [`BusConfig::send_id_and_timestamp`] the cases that depend on it hold the promise.
+mod with_id_and_timestamp {
+    use switchboard_core::testkit::{interop, pubsub};
+
+    use super::setup_with_ids;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn round_trip_keeps_id_and_timestamp() {
+        let fixture = setup_with_ids().await;
+        assert!(fixture.bus.capabilities().keeps_id_and_timestamp);
+        pubsub::round_trip_keeps_payload_and_headers(&fixture).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plain_subscriber_reads_id_and_timestamp() {
+        interop::plain_subscriber_reads_sdk_message(&setup_with_ids().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plain_responder_reads_id_and_timestamp() {
+        interop::sdk_requester_gets_plain_reply(&setup_with_ids().await).await;
+    }
+}
 switchboard_core::log_conformance!(setup_log);
 switchboard_core::router_conformance!(setup_log);
 

@@ -3,7 +3,7 @@
 use redis::aio::ConnectionManager;
 use switchboard_core::{
     Envelope, Publisher, Result,
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
 };
 
 use crate::{
@@ -27,6 +27,7 @@ pub struct RedisPublisher {
     channels: Channels,
     forms: WireForms,
     max_payload: usize,
+    publishes: Sends,
 }
 
 impl std::fmt::Debug for RedisPublisher {
@@ -51,6 +52,7 @@ impl RedisPublisher {
             channels,
             forms,
             max_payload,
+            publishes: Sends::new(Operation::Publish, crate::SYSTEM),
         }
     }
 
@@ -59,7 +61,7 @@ impl RedisPublisher {
     /// once however many of its subscriptions match; `0` means nobody was listening.
     pub async fn publish_and_count(&self, mut msg: Envelope) -> Result<u64> {
         msg.check_size(self.max_payload)?;
-        let out = Outgoing::start(Operation::Publish, crate::SYSTEM, &mut msg);
+        let out = self.publishes.start(&mut msg);
         let channel = self.channels.channel(msg.subject());
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(&channel);

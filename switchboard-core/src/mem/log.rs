@@ -16,7 +16,7 @@ use crate::{
     Acknowledge, Delivery, Envelope, Group, LogCapabilities, LogConsumer, LogProducer, Position,
     Result, Topic, TopicAdmin,
     mem::bus::SYSTEM,
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
 };
 
 /// Bounds and defaults of a [`MemLog`].
@@ -130,6 +130,7 @@ struct State {
 struct Inner {
     state: Mutex<State>,
     config: LogConfig,
+    appends: Sends,
 }
 
 impl Inner {
@@ -175,6 +176,7 @@ impl MemLog {
             inner: Arc::new(Inner {
                 state: Mutex::default(),
                 config,
+                appends: Sends::new(Operation::Append, SYSTEM),
             }),
         }
     }
@@ -276,7 +278,7 @@ fn wake_readers(state: &mut State, topic: &Topic) {
 impl LogProducer for MemLog {
     async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.inner.config.max_payload)?;
-        let out = Outgoing::start(Operation::Append, SYSTEM, &mut msg);
+        let out = self.inner.appends.start(&mut msg);
         let config = self.inner.config;
         let mut guard = self.inner.lock();
         let state = &mut *guard;

@@ -1,8 +1,8 @@
 use std::{future::Future, time::Duration};
 
 use crate::{
-    EventStore, KeyValue, LogConsumer, LogProducer, Namespace, Publisher, Requester, Responder,
-    Subscriber, Topic,
+    BusCapabilities, EventStore, KeyValue, LogConsumer, LogProducer, Namespace, Publisher,
+    Requester, Responder, Subscriber, Topic,
 };
 
 /// Hands out a backend's pub/sub transports.
@@ -15,6 +15,11 @@ pub trait PubSubFixture: Send + Sync + 'static {
     fn publisher(&self) -> Self::Publisher;
     /// A subscriber.
     fn subscriber(&self) -> Self::Subscriber;
+    /// What the transports carry of an envelope; the cases check the promise where it is made
+    /// and the weaker one otherwise.
+    fn capabilities(&self) -> BusCapabilities {
+        BusCapabilities::WHOLE_ENVELOPE
+    }
 }
 
 /// Hands out a backend's request/reply transports.
@@ -27,6 +32,10 @@ pub trait RequestReplyFixture: Send + Sync + 'static {
     fn requester(&self) -> Self::Requester;
     /// A responder.
     fn responder(&self) -> Self::Responder;
+    /// What a request carries of its envelope; see [`PubSubFixture::capabilities`].
+    fn capabilities(&self) -> BusCapabilities {
+        BusCapabilities::WHOLE_ENVELOPE
+    }
 }
 
 /// Hands out a backend's durable log.

@@ -14,8 +14,8 @@ use super::{
     Names, PlainLogFixture, PlainMessage, PlainPubSubFixture, PlainRequestFixture, next_ok, within,
 };
 use crate::{
-    BoxError, Envelope, JSON, LogConsumer, LogProducer, Publisher, RequestService, Responder,
-    Subject, Subscriber, header,
+    BoxError, BusCapabilities, Envelope, JSON, LogConsumer, LogProducer, Publisher, RequestService,
+    Responder, Subject, Subscriber, header,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -40,8 +40,9 @@ fn sdk_message(subject: Subject) -> Envelope {
 }
 
 /// Checks what a plain client of `sent` saw: the payload unchanged and, where the transport
-/// has headers, the metadata under the vocabulary's names.
-fn assert_plain_reads(sent: &Envelope, got: &PlainMessage) {
+/// has headers, the metadata under the vocabulary's names; the id and timestamp only where
+/// `capabilities` say they travel.
+fn assert_plain_reads(capabilities: BusCapabilities, sent: &Envelope, got: &PlainMessage) {
     assert_eq!(
         got.payload,
         sent.payload(),
@@ -50,8 +51,6 @@ fn assert_plain_reads(sent: &Envelope, got: &PlainMessage) {
     if got.headers.is_none() {
         return;
     }
-    let id = sent.id().hyphenated().to_string();
-    assert_eq!(got.header(header::ID), Some(id.as_str()), "id header");
     assert_eq!(
         got.key.as_deref().or(got.header(header::KEY)),
         sent.key(),
@@ -59,6 +58,14 @@ fn assert_plain_reads(sent: &Envelope, got: &PlainMessage) {
     );
     assert_eq!(got.header(header::CONTENT_TYPE), Some(JSON), "content type");
     assert_eq!(got.header("x-tenant"), Some("acme"), "user header");
+    if !capabilities.keeps_id_and_timestamp {
+        for field in [header::ID, header::TIMESTAMP] {
+            assert_eq!(got.header(field), None, "{field} sent though not promised");
+        }
+        return;
+    }
+    let id = sent.id().hyphenated().to_string();
+    assert_eq!(got.header(header::ID), Some(id.as_str()), "id header");
     if let Some(micros) = got.header(header::TIMESTAMP) {
         let at = header::parse_timestamp(micros).expect("a timestamp in microseconds");
         let sent_at = sent.timestamp().duration_since(UNIX_EPOCH).unwrap();
@@ -121,7 +128,7 @@ pub async fn plain_subscriber_reads_sdk_message<F: PlainPubSubFixture>(f: &F) {
     let got = within(WAIT, "the plain subscriber's message", plain.next())
         .await
         .expect("the plain subscription ended");
-    assert_plain_reads(&sent, &got);
+    assert_plain_reads(f.capabilities(), &sent, &got);
 }
 
 /// Records a plain producer appended are delivered to a group, payload unchanged, each with
@@ -157,7 +164,7 @@ pub async fn plain_reader_reads_sdk_append<F: PlainLogFixture>(f: &F) {
     f.producer().append(sent.clone()).await.expect("append");
     let got = within(WAIT, "the plain reader", f.plain_read(&topic, 1)).await;
     assert_eq!(got.len(), 1, "one record appended, read {got:?}");
-    assert_plain_reads(&sent, &got[0]);
+    assert_plain_reads(BusCapabilities::WHOLE_ENVELOPE, &sent, &got[0]);
 }
 
 /// A plain requester is answered by a Switchboard responder, which sees the request's
@@ -207,5 +214,5 @@ pub async fn sdk_requester_gets_plain_reply<F: PlainRequestFixture>(f: &F) {
     let request = within(WAIT, "the request the plain responder saw", plain.next())
         .await
         .expect("the plain responder stopped");
-    assert_plain_reads(&sent, &request);
+    assert_plain_reads(f.capabilities(), &sent, &request);
 }

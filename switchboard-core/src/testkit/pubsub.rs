@@ -1,9 +1,12 @@
 //! Pub/sub cases: at-most-once fan-out with wildcards.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::HashSet,
+    time::{Duration, UNIX_EPOCH},
+};
 
 use super::{Names, PubSubFixture, assert_quiet, next_ok, within};
-use crate::{Envelope, Publisher, Subject, Subscriber};
+use crate::{BusCapabilities, Envelope, Publisher, Subject, Subscriber};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -18,7 +21,10 @@ fn number(msg: &Envelope) -> usize {
         .expect("numbered payload")
 }
 
-/// A message arrives with its subject, id, payload and headers intact.
+/// A message arrives with its subject, payload and headers intact, and its id and timestamp
+/// where the fixture states
+/// [`keeps_id_and_timestamp`](crate::BusCapabilities::keeps_id_and_timestamp) (otherwise they
+/// are the receiver's own).
 pub async fn round_trip_keeps_payload_and_headers<F: PubSubFixture>(f: &F) {
     let names = Names::unique();
     let subject = names.subject("round.trip");
@@ -39,12 +45,34 @@ pub async fn round_trip_keeps_payload_and_headers<F: PubSubFixture>(f: &F) {
         &payload[..],
         "payload changed in transit"
     );
-    assert_eq!(got.id(), sent.id(), "message id changed in transit");
+    assert_envelope_fields(f.capabilities(), &sent, &got);
     for (name, value) in sent.headers().iter() {
         assert_eq!(
             got.headers().get(name),
             Some(value),
             "header {name} lost or changed"
+        );
+    }
+}
+
+/// Checks `got`'s id and timestamp against `sent`'s: kept (to the microsecond) where
+/// `capabilities` promise it, the receiver's own otherwise.
+fn assert_envelope_fields(capabilities: BusCapabilities, sent: &Envelope, got: &Envelope) {
+    let micros = |msg: &Envelope| {
+        msg.timestamp()
+            .duration_since(UNIX_EPOCH)
+            .expect("a timestamp after 1970")
+            .as_micros()
+    };
+    if capabilities.keeps_id_and_timestamp {
+        assert_eq!(got.id(), sent.id(), "message id changed in transit");
+        assert_eq!(micros(got), micros(sent), "timestamp changed in transit");
+    } else {
+        assert!(!got.id().is_nil(), "the receiver gives the message an id");
+        assert_ne!(
+            got.id(),
+            sent.id(),
+            "the id arrived though the backend states it does not send it"
         );
     }
 }
@@ -269,4 +297,20 @@ pub async fn concurrent_publishes_lose_nothing<F: PubSubFixture>(f: &F) {
         task.await.expect("publisher task");
     }
     assert_eq!(seen.len(), TASKS * EACH);
+}
+
+/// The pub/sub and request/reply capability table of `docs/conformance.md`: one row per
+/// `(backend, capabilities)`, `✅` where the backend keeps the sender's id and timestamp,
+/// `receiver's` where the receiver assigns them.
+pub fn capability_table(backends: &[(&str, BusCapabilities)]) -> String {
+    let mut table = String::from("| backend | `keeps_id_and_timestamp` |\n|---|---|\n");
+    for (backend, caps) in backends {
+        let mark = if caps.keeps_id_and_timestamp {
+            "✅"
+        } else {
+            "receiver's"
+        };
+        table.push_str(&format!("| {backend} | {mark} |\n"));
+    }
+    table
 }

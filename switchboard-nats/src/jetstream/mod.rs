@@ -20,13 +20,13 @@ use async_nats::{
 };
 use switchboard_core::{
     Envelope, Error, InvalidInput, LogProducer, Position, Result, Topic, TopicAdmin,
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
 };
 
 pub use config::{JetStreamConfig, StorageType};
 pub use consumer::JetStreamDeliveries;
 
-use crate::{NatsConfig, NatsError, codec};
+use crate::{NatsConfig, NatsError, codec, subject::to_client};
 
 /// A durable log on JetStream: [`LogProducer`], [`LogConsumer`](switchboard_core::LogConsumer)
 /// and [`TopicAdmin`]. Cheap to clone.
@@ -47,6 +47,7 @@ struct Inner {
     config: JetStreamConfig,
     /// Topic → name of the stream that stores it.
     streams: Mutex<HashMap<Topic, StreamOf>>,
+    appends: Sends,
 }
 
 /// The stream that stores a topic, and whether it stores that topic alone.
@@ -79,6 +80,7 @@ impl JetStreamLog {
                 context,
                 config,
                 streams: Mutex::default(),
+                appends: Sends::new(Operation::Append, "jetstream"),
             }),
         }
     }
@@ -232,7 +234,7 @@ impl JetStreamLog {
 
     async fn publish(&self, msg: &Envelope) -> Result<jetstream::publish::PublishAck> {
         let limit = self.inner.client.max_payload();
-        let mut headers = codec::encode_headers(msg)?;
+        let mut headers = codec::encode_headers(msg, true)?.unwrap_or_default();
         headers.insert(codec::MSG_ID_HEADER, msg.id().to_string().as_str());
         let publish = PublishMessage::build()
             .payload(msg.payload().clone())
@@ -252,7 +254,7 @@ impl JetStreamLog {
         let ack = self
             .inner
             .context
-            .send_publish(msg.subject().as_str().to_owned(), publish)
+            .send_publish(to_client(msg.subject()), publish)
             .await
             .map_err(map)?;
         ack.await.map_err(map)
@@ -264,7 +266,7 @@ impl LogProducer for JetStreamLog {
     /// append that failed after the server stored it does not store it twice.
     async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.inner.client.max_payload())?;
-        let out = Outgoing::start(Operation::Append, "jetstream", &mut msg);
+        let out = self.inner.appends.start(&mut msg);
         out.run(async {
         let topic = msg.subject().clone();
         if self.inner.config.create_streams {

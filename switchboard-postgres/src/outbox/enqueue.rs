@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use sqlx::{PgConnection, types::Json};
 use switchboard_core::{
     Envelope, Result,
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Outgoing, Sends},
 };
 
 use crate::error::into_core;
@@ -32,10 +32,8 @@ pub async fn enqueue_many(conn: &mut PgConnection, msgs: &[Envelope]) -> Result<
     if msgs.is_empty() {
         return Ok(());
     }
-    let outgoing: Vec<Outgoing> = msgs
-        .iter()
-        .map(|msg| Outgoing::open(Operation::Enqueue, SYSTEM, msg))
-        .collect();
+    let enqueues = Sends::new(Operation::Enqueue, SYSTEM);
+    let outgoing: Vec<Outgoing<'_>> = msgs.iter().map(|msg| enqueues.open(msg)).collect();
     sqlx::query(ENQUEUE)
         .bind(msgs.iter().map(Envelope::id).collect::<Vec<_>>())
         .bind(
@@ -71,7 +69,7 @@ pub async fn enqueue_many(conn: &mut PgConnection, msgs: &[Envelope]) -> Result<
 /// The `messaging.system` of the outbox's spans.
 const SYSTEM: &str = "postgres";
 
-fn headers_json(msg: &Envelope, out: &Outgoing) -> Json<Value> {
+fn headers_json(msg: &Envelope, out: &Outgoing<'_>) -> Json<Value> {
     let mut headers = msg.headers().clone();
     out.inject(&mut headers);
     let map: Map<String, Value> = headers

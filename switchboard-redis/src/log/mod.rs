@@ -20,7 +20,7 @@ use redis::{AsyncConnectionConfig, Client, aio::ConnectionManager};
 use switchboard_core::{
     Delivery, Envelope, Group, InvalidInput, LogCapabilities, LogConsumer, LogProducer, Position,
     Result, Topic, TopicAdmin,
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
 };
 use tokio::sync::mpsc;
 
@@ -85,6 +85,7 @@ pub struct RedisLog {
     /// Streams whose last id is time-based, so appends use `*`.
     timed: Arc<Mutex<HashSet<String>>>,
     round_robin: Arc<AtomicU64>,
+    appends: Sends,
 }
 
 impl std::fmt::Debug for RedisLog {
@@ -105,6 +106,7 @@ impl RedisLog {
             partitions: Arc::default(),
             timed: Arc::default(),
             round_robin: Arc::default(),
+            appends: Sends::new(Operation::Append, crate::SYSTEM),
         }
     }
 
@@ -208,7 +210,7 @@ impl TopicAdmin for RedisLog {
 impl LogProducer for RedisLog {
     async fn append(&self, mut msg: Envelope) -> Result<Position> {
         msg.check_size(self.config.max_payload)?;
-        let out = Outgoing::start(Operation::Append, crate::SYSTEM, &mut msg);
+        let out = self.appends.start(&mut msg);
         out.run(async {
             let topic = msg.subject().clone();
             let partitions = self.partition_count(&topic).await?;
