@@ -14,7 +14,7 @@ use super::{subscription::MemSubscription, topic::Topic};
 use crate::{
     BoxError, Envelope, Error, Group, Headers, Pattern, Publisher, Reply, Requester, Responder,
     Result, Serving, Subject, Subscriber,
-    outgoing::{Operation, Outgoing},
+    outgoing::{Operation, Sends},
     request::{Answer, answer},
 };
 
@@ -84,10 +84,18 @@ impl Drop for Registry {
 /// assert_eq!(sub.next().await.unwrap()?.payload().as_ref(), b"hi");
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemBus {
     registry: Arc<Mutex<Registry>>,
     config: BusConfig,
+    publishes: Sends,
+    requests: Sends,
+}
+
+impl Default for MemBus {
+    fn default() -> Self {
+        Self::with_config(BusConfig::default())
+    }
 }
 
 impl std::fmt::Debug for MemBus {
@@ -109,6 +117,8 @@ impl MemBus {
         MemBus {
             registry: Arc::default(),
             config,
+            publishes: Sends::new(Operation::Publish, SYSTEM),
+            requests: Sends::new(Operation::Request, SYSTEM),
         }
     }
 
@@ -128,7 +138,7 @@ impl MemBus {
 impl Publisher for MemBus {
     async fn publish(&self, mut msg: Envelope) -> Result<()> {
         msg.check_size(self.config.max_payload)?;
-        let out = Outgoing::start(Operation::Publish, SYSTEM, &mut msg);
+        let out = self.publishes.start(&mut msg);
         let topics = self.registry().topics.clone();
         let mut abandoned = false;
         // Each matching pattern but the last gets a clone; the last gets the message itself.
@@ -200,7 +210,7 @@ impl MemBus {
 impl Requester for MemBus {
     async fn request(&self, mut msg: Envelope, timeout: Duration) -> Result<Reply> {
         msg.check_size(self.config.max_payload)?;
-        let out = Outgoing::start(Operation::Request, SYSTEM, &mut msg);
+        let out = self.requests.start(&mut msg);
         out.run(async {
             let sent = Instant::now();
             let subject = msg.subject().clone();
