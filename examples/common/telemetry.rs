@@ -1,9 +1,15 @@
-//! Tracing: human-readable in `dev`, JSON in `prod`; `RUST_LOG` filters (default `info`).
+//! Tracing: human-readable in `dev` (coloured only on a terminal, and not under `NO_COLOR`),
+//! JSON in `prod`; `RUST_LOG` filters the logs (default `info`).
 //!
 //! Spans always carry OpenTelemetry context, so the W3C trace context of incoming requests and
 //! messages travels on through every transport. They are exported over OTLP (HTTP/protobuf)
 //! only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (the exporter reads the other standard
 //! `OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_*` variables too); otherwise nothing leaves the process.
+//!
+//! The messaging spans (one per message sent, received or handled) are `debug`, so that logging
+//! at `info` does not build them. Exporting asks for them ([`MESSAGING_SPANS`]); without an
+//! exporter the tracer sees what the logs see, which still carries a caller's trace context
+//! from the request's span into every message.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -11,12 +17,17 @@ use opentelemetry_sdk::{
     Resource, runtime,
     trace::{SdkTracerProvider, span_processor_with_async_runtime::BatchSpanProcessor},
 };
-use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+use std::io::IsTerminal;
+
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
 use super::config::RunEnv;
 
 /// The variable that turns OTLP export on.
 pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// What exporting adds to `RUST_LOG`'s directives: the messaging spans of every transport.
+const MESSAGING_SPANS: &str = "switchboard_core::outgoing=debug,switchboard_core::trace=debug";
 
 /// The installed tracer; [`Telemetry::shutdown`] exports the spans still buffered.
 #[must_use = "shut it down on exit so the last spans are exported"]
@@ -38,14 +49,28 @@ impl Telemetry {
 /// Installs the global subscriber once; must run inside the Tokio runtime (the exporter's
 /// batches are sent from a task).
 pub(crate) fn init(env: RunEnv, service: &str) -> Telemetry {
-    let provider = provider(service);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let dev = matches!(env, RunEnv::Dev).then(tracing_subscriber::fmt::layer);
-    let prod = matches!(env, RunEnv::Prod)
-        .then(|| tracing_subscriber::fmt::layer().json().flatten_event(true));
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("switchboard"));
+    let (provider, exporting) = provider(service);
+    let logs = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    let traces = if exporting {
+        format!("{logs},{MESSAGING_SPANS}")
+    } else {
+        logs.clone()
+    };
+    let dev = matches!(env, RunEnv::Dev).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(coloured())
+            .with_filter(filter(&logs))
+    });
+    let prod = matches!(env, RunEnv::Prod).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_filter(filter(&logs))
+    });
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("switchboard"))
+        .with_filter(filter(&traces));
     let installed = tracing_subscriber::registry()
-        .with(filter)
         .with(dev)
         .with(prod)
         .with(otel)
@@ -56,25 +81,41 @@ pub(crate) fn init(env: RunEnv, service: &str) -> Telemetry {
     Telemetry { provider }
 }
 
-fn provider(service: &str) -> SdkTracerProvider {
+/// `directives` as a filter; a bad one is reported and skipped, as `RUST_LOG` always was.
+fn filter(directives: &str) -> EnvFilter {
+    EnvFilter::builder()
+        .with_default_directive(tracing::level_filters::LevelFilter::INFO.into())
+        .parse_lossy(directives)
+}
+
+/// Colours only for a person at a terminal who has not asked for none.
+fn coloured() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The tracer provider, and whether it exports.
+fn provider(service: &str) -> (SdkTracerProvider, bool) {
     let resource = Resource::builder()
         .with_service_name(service.to_owned())
         .build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
     if std::env::var_os(OTLP_ENDPOINT).is_none_or(|endpoint| endpoint.is_empty()) {
-        return builder.build();
+        return (builder.build(), false);
     }
     match opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .build()
     {
-        Ok(exporter) => builder
-            .with_span_processor(BatchSpanProcessor::builder(exporter, runtime::Tokio).build())
-            .build(),
+        Ok(exporter) => (
+            builder
+                .with_span_processor(BatchSpanProcessor::builder(exporter, runtime::Tokio).build())
+                .build(),
+            true,
+        ),
         Err(err) => {
             eprintln!("{OTLP_ENDPOINT} is set but the OTLP exporter failed to start: {err}");
-            builder.build()
+            (builder.build(), false)
         }
     }
 }

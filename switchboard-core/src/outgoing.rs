@@ -22,9 +22,11 @@
 //! span, or, outside any trace, the context the message already carries (a forwarder such as
 //! the outbox relay continues the trace it was given).
 //!
-//! When no subscriber is interested in the span (its level filtered out), it is disabled: no
-//! allocation, no OpenTelemetry work, and the current span's context (if any) is injected
-//! instead. With no subscriber at all there is no span (nor, with tracing's `log` feature, a
+//! The span is `debug`, as every span made per message is: an application logging at `info`
+//! builds none (one that exports traces asks for the `switchboard_core::outgoing` target at
+//! `debug`). When no subscriber is interested in the span (its level filtered out), it is
+//! disabled: no allocation, no OpenTelemetry work, and the current span's context (if any) is
+//! injected instead. With no subscriber at all there is no span (nor, with tracing's `log` feature, a
 //! log record of it) and nothing to inject.
 
 use std::{borrow::Cow, future::Future};
@@ -154,7 +156,7 @@ impl<'a> Outgoing<'a> {
             };
         }
         let operation = sends.operation;
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "send",
             otel.name = %format_args!("{} {}", operation.name(), msg.subject()),
             otel.kind = "producer",

@@ -124,12 +124,13 @@ pub fn span_trace_id(span: &Span) -> Option<TraceId> {
 /// `system` is the `messaging.system` (`kafka`, `nats`, `redis`, `memory`…), `operation` the
 /// `messaging.operation.type` (`receive` or `process`). Partition and offset are left empty for
 /// the caller to record where the transport has them. Without a subscriber it is
-/// [`Span::none`].
+/// [`Span::none`]. It is `debug`, as every span made per message is (target
+/// `switchboard_core::trace`).
 pub fn consumer_span(system: &'static str, operation: &'static str, msg: &Envelope) -> Span {
     if no_subscriber() {
         return Span::none();
     }
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         "consume",
         otel.name = %format_args!("{operation} {}", msg.subject()),
         otel.kind = "consumer",
