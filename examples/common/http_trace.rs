@@ -2,7 +2,9 @@
 //!
 //! A `traceparent` (and `tracestate`) header sent with a request makes the request's span a
 //! child of the caller's; everything the handler publishes or appends under it carries the
-//! same trace on, whatever the transport.
+//! same trace on, whatever the transport. The span is `debug` (target [`TARGET`]), as
+//! tower-http's are: logging at `info` builds none, and a service that exports traces asks for
+//! it (`telemetry.rs`).
 
 use axum::{
     Router, extract::MatchedPath, extract::Request, middleware, middleware::Next,
@@ -10,6 +12,9 @@ use axum::{
 };
 use switchboard_core::{Headers, trace};
 use tracing::{Instrument, field};
+
+/// The target of the request spans.
+pub(crate) const TARGET: &str = "switchboard::http";
 
 /// Wraps every route of `router` in [`continue_trace`].
 pub(crate) fn layer(router: Router) -> Router {
@@ -22,7 +27,8 @@ async fn continue_trace(request: Request, next: Next) -> Response {
         || request.uri().path().to_owned(),
         |path| path.as_str().to_owned(),
     );
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
+        target: TARGET,
         "http.server",
         otel.name = %format_args!("{} {route}", request.method()),
         otel.kind = "server",

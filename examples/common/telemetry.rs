@@ -6,10 +6,10 @@
 //! only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (the exporter reads the other standard
 //! `OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_*` variables too); otherwise nothing leaves the process.
 //!
-//! The messaging spans (one per message sent, received or handled) are `debug`, so that logging
-//! at `info` does not build them. Exporting asks for them ([`MESSAGING_SPANS`]); without an
-//! exporter the tracer sees what the logs see, which still carries a caller's trace context
-//! from the request's span into every message.
+//! The spans made per message (sent, received or handled) and per HTTP request are `debug`, so
+//! that logging at `info` builds none of them. Exporting asks for them ([`TRACE_SPANS`]);
+//! without an exporter the tracer sees what the logs see (at `debug`, the request spans carry a
+//! caller's trace context into every message; at `info` nothing is carried).
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -26,8 +26,10 @@ use super::config::RunEnv;
 /// The variable that turns OTLP export on.
 pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-/// What exporting adds to `RUST_LOG`'s directives: the messaging spans of every transport.
-const MESSAGING_SPANS: &str = "switchboard_core::outgoing=debug,switchboard_core::trace=debug";
+/// What exporting adds to `RUST_LOG`'s directives: the messaging spans of every transport and
+/// the HTTP request spans.
+const TRACE_SPANS: &str =
+    "switchboard_core::outgoing=debug,switchboard_core::trace=debug,switchboard::http=debug";
 
 /// The installed tracer; [`Telemetry::shutdown`] exports the spans still buffered.
 #[must_use = "shut it down on exit so the last spans are exported"]
@@ -52,7 +54,7 @@ pub(crate) fn init(env: RunEnv, service: &str) -> Telemetry {
     let (provider, exporting) = provider(service);
     let logs = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
     let traces = if exporting {
-        format!("{logs},{MESSAGING_SPANS}")
+        format!("{logs},{TRACE_SPANS}")
     } else {
         logs.clone()
     };
