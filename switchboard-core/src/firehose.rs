@@ -7,7 +7,7 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     task::{Context, Poll},
@@ -16,6 +16,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use metrics::Counter;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -46,6 +47,43 @@ pub struct FirehoseEvent {
 struct Counters {
     emitted: AtomicU64,
     dropped: AtomicU64,
+    /// [`metric::FIREHOSE_EVENTS`](crate::metric::FIREHOSE_EVENTS) of each type, registered at
+    /// its first event: a service emits a handful of types, and building the metric's key per
+    /// event cost more than queueing it.
+    by_kind: Mutex<Vec<(Box<str>, Counter)>>,
+}
+
+impl Counters {
+    fn count_kind(&self, kind: &str) {
+        let mut by_kind = self
+            .by_kind
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match by_kind.iter().find(|(known, _)| &**known == kind) {
+            Some((_, counter)) => counter.increment(1),
+            None => {
+                let counter = crate::metric::firehose_events_counter(kind);
+                counter.increment(1);
+                by_kind.push((kind.into(), counter));
+            }
+        }
+    }
+}
+
+/// Events the publishing task takes off its queue at once.
+const BATCH: usize = 64;
+
+/// Publishes `msg`, giving up after [`Firehose::PUBLISH_TIMEOUT`]. A publish that completes at
+/// its first poll (most do: the transport queues it) sets no timer.
+async fn publish<P: Publisher>(
+    publisher: &P,
+    msg: Envelope,
+) -> std::result::Result<crate::Result<()>, tokio::time::error::Elapsed> {
+    let mut publishing = std::pin::pin!(publisher.publish(msg));
+    if let Poll::Ready(done) = futures::poll!(publishing.as_mut()) {
+        return Ok(done);
+    }
+    tokio::time::timeout(Firehose::PUBLISH_TIMEOUT, publishing).await
 }
 
 /// A cheap, cloneable handle that emits firehose events for one service.
@@ -70,26 +108,27 @@ impl Firehose {
         let task_counters = counters.clone();
         let subject = Subject::new(FIREHOSE_SUBJECT).expect("firehose subject is valid");
         tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                let published = match Envelope::json(subject.clone(), &event) {
-                    Ok(msg) => {
-                        tokio::time::timeout(Self::PUBLISH_TIMEOUT, publisher.publish(msg)).await
-                    }
-                    Err(err) => Ok(Err(err)),
-                };
-                match published {
-                    Ok(Ok(())) => task_counters.emitted.fetch_add(1, Ordering::Relaxed),
-                    Ok(Err(err)) => {
-                        tracing::debug!(error = %crate::report(&err), "firehose publish failed; event dropped");
-                        crate::metric::count(crate::metric::FIREHOSE_DROPPED, 1);
-                        task_counters.dropped.fetch_add(1, Ordering::Relaxed)
-                    }
-                    Err(_) => {
-                        tracing::debug!("firehose publish timed out; event dropped");
-                        crate::metric::count(crate::metric::FIREHOSE_DROPPED, 1);
-                        task_counters.dropped.fetch_add(1, Ordering::Relaxed)
-                    }
-                };
+            let mut events = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut events, BATCH).await > 0 {
+                for event in events.drain(..) {
+                    let published = match Envelope::json(subject.clone(), &event) {
+                        Ok(msg) => publish(&publisher, msg).await,
+                        Err(err) => Ok(Err(err)),
+                    };
+                    match published {
+                        Ok(Ok(())) => task_counters.emitted.fetch_add(1, Ordering::Relaxed),
+                        Ok(Err(err)) => {
+                            tracing::debug!(error = %crate::report(&err), "firehose publish failed; event dropped");
+                            crate::metric::count(crate::metric::FIREHOSE_DROPPED, 1);
+                            task_counters.dropped.fetch_add(1, Ordering::Relaxed)
+                        }
+                        Err(_) => {
+                            tracing::debug!("firehose publish timed out; event dropped");
+                            crate::metric::count(crate::metric::FIREHOSE_DROPPED, 1);
+                            task_counters.dropped.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
             }
         });
         Firehose {
@@ -122,7 +161,7 @@ impl Firehose {
     /// or not, counts in [`metric::FIREHOSE_EVENTS`](crate::metric::FIREHOSE_EVENTS) under its
     /// type.
     pub fn emit(&self, kind: impl AsRef<str>, action: &str, payload: Value) -> bool {
-        crate::metric::firehose_event(kind.as_ref());
+        self.counters.count_kind(kind.as_ref());
         let event = FirehoseEvent {
             kind: kind.as_ref().to_owned(),
             service: self.service.to_string(),

@@ -193,9 +193,9 @@ pub fn consumer_lag(backend: &'static str, group: &str, topic: &str, partition: 
     .set(lag);
 }
 
-/// Counts a firehose event of type `kind`.
-pub fn firehose_event(kind: &str) {
-    ::metrics::counter!(FIREHOSE_EVENTS, "type" => kind.to_owned()).increment(1);
+/// The counter of firehose events of type `kind`, to register once per type.
+pub fn firehose_events_counter(kind: &str) -> ::metrics::Counter {
+    ::metrics::counter!(FIREHOSE_EVENTS, "type" => kind.to_owned())
 }
 
 /// Counts `n` on a label-less counter of the catalogue.

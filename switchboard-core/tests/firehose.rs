@@ -125,3 +125,30 @@ async fn disabled_firehose_counts_everything_as_dropped() {
     assert_eq!(firehose.dropped(), 1);
     let _ = Subject::new(FIREHOSE_SUBJECT).unwrap();
 }
+
+#[test]
+fn every_event_counts_under_its_type() {
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let firehose = Firehose::disabled("gateway");
+        for kind in ["kafka", "nats", "kafka", "kafka"] {
+            firehose.emit(kind, "request", serde_json::json!({}));
+        }
+    });
+    let mut counts: Vec<(String, u64)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == switchboard_core::metric::FIREHOSE_EVENTS)
+        .map(|(key, _, _, value)| {
+            let kind = key.key().labels().next().unwrap().value().to_owned();
+            let metrics_util::debugging::DebugValue::Counter(n) = value else {
+                panic!("a counter")
+            };
+            (kind, n)
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [("kafka".to_owned(), 3), ("nats".to_owned(), 1)]);
+}
